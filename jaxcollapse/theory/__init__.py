@@ -1,0 +1,1 @@
+"""Closed-form theory for self-consuming chains: pure NumPy functions of the settings."""
