@@ -1,1 +1,25 @@
 """Closed-form theory for self-consuming chains: pure NumPy functions of the settings."""
+
+import numpy as np
+
+
+def theory_for(config: dict) -> dict[str, np.ndarray]:
+    """E[metric at generation t] for every metric with a closed form in this setting.
+
+    `config` is a run's settings (Results.config); an empty dict where no theory
+    is known.
+    """
+    if config.get("model") == "gaussian":
+        from jaxcollapse.theory.gaussian import gaussian_theory
+
+        return gaussian_theory(
+            workflow=config["workflow"],
+            num_samples=config["num_samples"],
+            num_generations=config["num_generations"],
+            num_real=config["num_real"],
+            dim=config["dim"],
+            ddof=config["ddof"],
+            temperature=config["temperature"],
+            real_weight=config.get("real_weight"),
+        )
+    return {}

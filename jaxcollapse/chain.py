@@ -1,0 +1,82 @@
+"""One self-consuming chain (SPEC §1): a lax.scan over generations.
+
+Generation 0 fits D_0 (num_real draws from the truth); generation t >= 1 samples
+from model t-1 at temperature tau, builds D_t by the workflow and refits. The
+chain emits the model's metrics at t = 0..T (observables, never the samples).
+
+Randomness: the chain key is fold_in(root, chain_index); generation t uses
+fold_in(chain_key, t) alone, so a chain's path does not depend on the number of
+chains, the chunk size, the device count, or on the generations being run in
+several segments (progress reporting, resume).
+"""
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Static sizes of a run (they fix array shapes, hence the compiled program)."""
+
+    num_samples: int
+    num_generations: int
+    num_real: int
+    num_test: int = 500
+
+
+class ChainState(NamedTuple):
+    """Everything a chain carries from one generation to the next."""
+
+    params: Any  # the current model
+    flow: Any  # the workflow's state (e.g. the accumulated pool)
+    truth: Any  # per-chain truth settings (None for most families)
+    ref: Any  # the fixed held-out real set
+
+
+def init_chain(key, model, workflow, sizes: Sizes, exact: bool):
+    """(state, metrics at generation 0) for the chain with key `key`."""
+    k_truth, k_real, k_test, k_fit = jax.random.split(jax.random.fold_in(key, 0), 4)
+    truth = model.init_truth(k_truth)
+    real = model.sample_truth(k_real, truth, sizes.num_real, exact)
+    ref = model.reference(k_test, truth, sizes.num_test, exact)
+    params = model.fit(k_fit, real)
+    flow = workflow.init(
+        real, num_samples=sizes.num_samples, num_generations=sizes.num_generations
+    )
+    return ChainState(params, flow, truth, ref), model.metrics(params, truth, ref)
+
+
+def advance_chain(
+    key, state: ChainState, steps, model, workflow, sizes: Sizes, temperature,
+    real_weight, exact: bool,
+):
+    """Run generations `steps` (uint32 array); returns (state, {name: (len(steps),)})."""
+
+    def generation(state, t):
+        keys = jax.random.split(jax.random.fold_in(key, t), 4)
+        k_sample, k_fresh, k_flow, k_fit = keys
+        synthetic = model.sample(
+            k_sample, state.params, sizes.num_samples, temperature, exact
+        )
+        fresh = None
+        if workflow.needs_fresh:
+            fresh = model.sample_truth(k_fresh, state.truth, sizes.num_real, exact)
+        train, flow = workflow.update(k_flow, state.flow, synthetic, fresh, real_weight)
+        params = model.fit(k_fit, train)
+        state = state._replace(params=params, flow=flow)
+        return state, model.metrics(params, state.truth, state.ref)
+
+    return jax.lax.scan(generation, state, steps)
+
+
+def run_chain(key, model, workflow, sizes: Sizes, temperature, real_weight, exact):
+    """All metrics of one chain, {name: array (T+1,)}."""
+    state, first = init_chain(key, model, workflow, sizes, exact)
+    steps = jnp.arange(1, sizes.num_generations + 1, dtype=jnp.uint32)
+    _, later = advance_chain(
+        key, state, steps, model, workflow, sizes, temperature, real_weight, exact
+    )
+    return {name: jnp.concatenate([first[name][None], later[name]]) for name in first}

@@ -1,0 +1,114 @@
+"""Validation of run settings: one clear ValueError naming the setting and the
+allowed values (SPEC §6), raised before anything is compiled."""
+
+import math
+import numbers
+import platform
+
+import numpy as np
+
+EXACT_CHOICES = ("auto", "on", "off")
+
+
+def _integer(name, value, minimum, maximum=None):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        allowed = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        raise ValueError(f"{name} must be an integer {allowed}; got {value!r}")
+    return int(value)
+
+
+def _numbers(name, value):
+    """A number or a non-empty 1-D list of numbers, as a float array."""
+    try:
+        arr = np.atleast_1d(np.asarray(value, dtype=np.float64))
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number or a list of numbers; got {value!r}")
+    if arr.ndim != 1 or arr.size == 0 or isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a number or a list of numbers; got {value!r}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite; got {value!r}")
+    return arr
+
+
+def validate_run(
+    model, workflow, *, num_samples, num_generations, num_chains, seed, num_real,
+    num_test, temperature, real_weight, exact_path, chunk_size, keep_trajectories,
+) -> dict:
+    """Check every setting; return the resolved settings as a plain dict."""
+    from jaxcollapse.workflows import WORKFLOWS
+
+    name = workflow if isinstance(workflow, str) else getattr(workflow, "name", None)
+    if name not in WORKFLOWS:
+        raise ValueError(f"workflow must be one of {', '.join(WORKFLOWS)}; got {name!r}")
+    flow = WORKFLOWS[name]
+    fewest = model.dim + 1 if hasattr(model, "dim") else 1
+    num_samples = _integer("num_samples", num_samples, fewest)
+    num_real = num_samples if num_real is None else _integer("num_real", num_real, fewest)
+    num_generations = _integer("num_generations", num_generations, 0)
+    num_chains = _integer("num_chains", num_chains, 1)
+    seed = _integer("seed", seed, 0, 2**63 - 1)
+    num_test = _integer("num_test", num_test, 1)
+    keep_trajectories = _integer("keep_trajectories", keep_trajectories, 0, num_chains)
+    if chunk_size is not None:
+        _integer("chunk_size", chunk_size, 1)
+    temps = _numbers("temperature", temperature)
+    if np.any(temps <= 0):
+        raise ValueError(f"temperature must be > 0; got {temperature!r}")
+    if real_weight is None:
+        if name == "mix":
+            raise ValueError("real_weight is required by workflow mix: a number in [0, 1]")
+    else:
+        if name not in ("fresh", "mix"):
+            raise ValueError(
+                f"real_weight is used only by workflows fresh and mix; not by {name}"
+            )
+        lams = _numbers("real_weight", real_weight)
+        if np.any((lams < 0) | (lams > 1)):
+            raise ValueError(f"real_weight must be in [0, 1]; got {real_weight!r}")
+    if exact_path not in EXACT_CHOICES:
+        raise ValueError(
+            f"exact_path must be one of {', '.join(EXACT_CHOICES)}; got {exact_path!r}"
+        )
+    possible = bool(getattr(model, "has_exact_path", False)) and flow.exact
+    if exact_path == "on" and not possible:
+        raise ValueError(
+            f"exact_path on is not available for model {model.name} with workflow "
+            f"{name}; use auto or off"
+        )
+    settings = {"model": model.name}
+    settings.update(
+        {k: v for k, v in vars(model).items() if not k.startswith("_")}
+    )
+    settings.update(
+        workflow=name,
+        num_samples=num_samples,
+        num_real=num_real,
+        num_generations=num_generations,
+        num_chains=num_chains,
+        seed=seed,
+        num_test=num_test,
+        keep_trajectories=keep_trajectories,
+        exact_path=possible and exact_path != "off",
+    )
+    return settings
+
+
+def environment() -> dict:
+    """Package versions and the machine, for the record."""
+    import jax
+
+    from jaxcollapse import __version__
+
+    return {
+        "jaxcollapse_version": __version__,
+        "jax_version": jax.__version__,
+        "numpy_version": np.__version__,
+        "python_version": platform.python_version(),
+        "backend": jax.default_backend(),
+        "x64": bool(jax.config.jax_enable_x64),
+        "machine": platform.machine(),
+    }
+
+

@@ -1,0 +1,134 @@
+"""The `gaussian` family: fit N(mu, Sigma) by maximum likelihood, sample, repeat.
+
+Truth N(0, I_d). Fit: weighted sample mean and covariance with divisor n - ddof
+(SPEC §2; weighted sets use scatter / (W - ddof sum w^2 / W)). Sample:
+N(mu, tau^2 Sigma). Under `replace` sigma_t^2 = tau^2 sigma_{t-1}^2 chi^2_{n-1} /
+(n - ddof), so log sigma_t^2 is a random walk with negative drift and the variance
+collapses to 0 almost surely (Shumailov et al. 2024, "AI models collapse when
+trained on recursively generated data"), while E sigma_t^2 may stay at 1 (ddof=1).
+
+Parameters are kept as a frame (mean, log_scale, tril): Sigma = exp(2 log_scale)
+tril tril^T with det(tril) = 1, so log det Sigma = 2 d log_scale is exact however
+deep the collapse, and a model's samples are stored as O(1) coordinates in the
+model's own frame (see workflows/_frame.py).
+
+Exact fast path: a Gaussian sample enters the fit only through its mean
+~ N(mu, Sigma/n) and its scatter ~ Wishart(n - 1, Sigma), independent; drawing
+those (Bartlett decomposition) instead of n points gives the same law per chain.
+"""
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import jax
+import jax.numpy as jnp
+
+from jaxcollapse.workflows import _frame
+from jaxcollapse.workflows._frame import Frame
+from jaxcollapse.workflows._moments import Moments, gaussian_group
+from jaxcollapse.workflows._pool import Pool
+
+# A fitted Gaussian is exactly the frame its samples live in.
+GaussianParams = Frame
+
+
+@dataclass(frozen=True)
+class Gaussian:
+    """Multivariate normal family (SPEC §2); `dim` d >= 1, `ddof` 0 or 1."""
+
+    dim: int = 1
+    ddof: int = 0
+    name: ClassVar[str] = "gaussian"
+    has_exact_path: ClassVar[bool] = True
+
+    def __post_init__(self):
+        if not isinstance(self.dim, int) or self.dim < 1:
+            raise ValueError(f"dim must be an integer >= 1; got {self.dim!r}")
+        if self.ddof not in (0, 1):
+            raise ValueError(f"ddof must be 0 or 1; got {self.ddof!r}")
+
+    def min_samples(self) -> int:
+        """Fewest points per fit for a non-singular covariance."""
+        return self.dim + self.ddof
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        if self.dim == 1:
+            return ("mean", "mean_sqerr", "var", "std", "log_var", "kl", "w2", "test_nll")
+        return ("mean_sqerr", "trace_cov", "log_det_cov", "kl", "w2", "test_nll")
+
+    def _group(self, key, num, scale, frame, exact):
+        if exact:
+            return gaussian_group(key, num, self.dim, scale, frame)
+        dtype = frame.log_scale.dtype
+        draws = scale * jax.random.normal(key, (num, self.dim), dtype)
+        return Pool.full(draws, frame)
+
+    def init_truth(self, key):
+        return None
+
+    def sample_truth(self, key, truth, num, exact):
+        return self._group(key, num, 1.0, _frame.identity(self.dim), exact)
+
+    def reference(self, key, truth, num, exact):
+        """Held-out real set, kept as its moments (all test_nll needs)."""
+        ref = self.sample_truth(key, truth, num, exact)
+        return ref if exact else ref.moments()
+
+    def sample(self, key, params, num, temperature, exact):
+        """num draws from N(mu, tau^2 Sigma), as coordinates tau*z in the model frame."""
+        return self._group(key, num, temperature, params, exact)
+
+    def fit(self, key, train) -> GaussianParams:
+        """Weighted maximum likelihood (divisor n - ddof), composed with the frame."""
+        stats = train.moments() if isinstance(train, Pool) else train
+        frame = stats.frame
+        cov = stats.covariance(self.ddof)
+        chol = jnp.linalg.cholesky(cov) if self.dim > 1 else jnp.sqrt(cov)
+        mean = frame.shift + jnp.exp(frame.log_scale) * (frame.tril @ stats.mean)
+        tril = frame.tril @ chol
+        # Normalise det(tril) = 1; the scale moves into log_scale, exactly.
+        if self.dim == 1:
+            log_norm = 0.5 * jnp.log(cov[0, 0]) + jnp.log(jnp.abs(frame.tril[0, 0]))
+        else:
+            log_norm = jnp.mean(jnp.log(jnp.abs(jnp.diag(tril))))
+        return GaussianParams(mean, frame.log_scale + log_norm, tril / jnp.exp(log_norm))
+
+    def metrics(self, params: GaussianParams, truth, ref: Moments) -> dict:
+        d = self.dim
+        mean, g, tril = params
+        sqerr = jnp.sum(mean**2)
+        frob = jnp.sum(tril**2)
+        trace = jnp.exp(2.0 * g) * frob
+        log_det = 2.0 * d * g + 2.0 * jnp.sum(jnp.log(jnp.abs(jnp.diag(tril))))
+        kl = 0.5 * (trace + sqerr - d - log_det)
+        if d == 1:
+            root_trace = jnp.exp(g) * jnp.abs(tril[0, 0])
+        else:
+            root_trace = jnp.exp(g) * jnp.sum(jnp.linalg.svd(tril, compute_uv=False))
+        w2 = jnp.sqrt(jnp.maximum(sqerr + trace + d - 2.0 * root_trace, 0.0))
+        # Average NLL of the held-out points from their moments:
+        # mean_j (x_j - mu)^T Sigma^-1 (x_j - mu) = tr(Sigma^-1 S/m) + |L^-1(xbar - mu)|^2.
+        ref_abs = ref.reframe(_frame.identity(d, g.dtype))
+        inv = jax.scipy.linalg.solve_triangular(tril, jnp.eye(d, dtype=g.dtype), lower=True)
+        spread = jnp.sum((inv @ (ref_abs.scatter / ref_abs.weight)) * inv)
+        offset = jnp.sum((inv @ (ref_abs.mean - mean)) ** 2)
+        maha = (spread + offset) * jnp.exp(-2.0 * g)
+        test_nll = 0.5 * (d * math.log(2.0 * math.pi) + log_det + maha)
+        out = {
+            "mean_sqerr": sqerr,
+            "kl": kl,
+            "w2": w2,
+            "test_nll": test_nll,
+        }
+        if d == 1:
+            out.update(
+                mean=mean[0],
+                var=trace,
+                std=root_trace,
+                log_var=log_det,
+            )
+        else:
+            out.update(trace_cov=trace, log_det_cov=log_det)
+        return {name: out[name] for name in self.metric_names}

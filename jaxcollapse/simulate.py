@@ -1,0 +1,280 @@
+"""The single jit boundary: keys -> vmap(chain) -> chunks -> streaming statistics.
+
+simulate() runs `num_chains` independent chains of one (model, workflow) setting.
+Chains are processed in chunks (bounded memory whatever num_chains is), each chunk
+sharded over all local devices along a "chains" mesh axis, and generations in
+segments (progress, later resume). Each segment is reduced on device to per-block
+(count, mean, M2) and merged on the host in block order (stats.py), so the
+numbers are bit-identical for any chunk size, segment length and device count.
+
+Sweepable numbers (temperature, real_weight) are traced arrays: passing arrays
+runs their Cartesian grid as one more vmap axis of the same compiled program.
+"""
+
+import itertools
+import math
+import time
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from jaxcollapse import stats
+from jaxcollapse.chain import Sizes, advance_chain, init_chain
+from jaxcollapse.results import Results
+from jaxcollapse.workflows import get_workflow
+
+DEFAULT_CHUNK_BYTES = 1 << 30  # working memory a chunk may use (all devices)
+HEAD_VALUES = 64_000_000  # per-chain values kept on the host for quantiles
+
+
+def _stack(metrics, names):
+    return jnp.stack([metrics[n] for n in names], axis=-1)
+
+
+_STATIC = ("model", "workflow", "sizes", "exact", "block", "head")
+
+
+@partial(jax.jit, static_argnames=_STATIC)
+def _init_chunk(
+    root, chain_ids, valid, temperature, real_weight, *, model, workflow, sizes,
+    exact, block, head,
+):
+    def one_setting(temp, lam):
+        def one(i):
+            return init_chain(jax.random.fold_in(root, i), model, workflow, sizes, exact)
+
+        state, first = jax.vmap(one)(chain_ids)
+        values = _stack(first, model.metric_names)[:, None, :]  # (C, 1, M)
+        # Generation 0 does not depend on (temp, lam): vmap broadcasts it.
+        return state, stats.block_moments(values, valid, block), values[:head]
+
+    return jax.vmap(one_setting)(temperature, real_weight)
+
+
+@partial(jax.jit, static_argnames=_STATIC + ("length",))
+def _advance_chunk(
+    root, chain_ids, valid, temperature, real_weight, state, start, *, model,
+    workflow, sizes, exact, block, head, length,
+):
+    steps = start + jnp.arange(length, dtype=jnp.uint32)
+
+    def one_setting(temp, lam, state):
+        def one(i, s):
+            key = jax.random.fold_in(root, i)
+            return advance_chain(
+                key, s, steps, model, workflow, sizes, temp, lam, exact
+            )
+
+        state, later = jax.vmap(one)(chain_ids, state)
+        values = _stack(later, model.metric_names)  # (C, length, M)
+        return state, stats.block_moments(values, valid, block), values[:head]
+
+    return jax.vmap(one_setting)(temperature, real_weight, state)
+
+
+def block_size(num_chains: int) -> int:
+    """Chains per reduction block: a function of num_chains alone."""
+    if num_chains >= 1 << 20:
+        return 1024
+    return min(256, 1 << max(0, math.ceil(math.log2(num_chains))))
+
+
+def _per_chain_bytes(model, workflow, sizes: Sizes, exact: bool, num_metrics: int):
+    """A rough upper estimate of one chain's working memory (bytes)."""
+    dim = getattr(model, "dim", 1)
+    out = 3 * 4 * num_metrics * (sizes.num_generations + 1)
+    if exact:
+        return out + 64 * (dim + 2) ** 2
+    pool = sizes.num_real + sizes.num_samples
+    if workflow.name.startswith("accumulate"):
+        pool = sizes.num_real + sizes.num_samples * sizes.num_generations
+    return out + 4 * dim * (6 * sizes.num_samples + 4 * pool + sizes.num_test)
+
+
+def _as_grid(name, value):
+    arr = np.atleast_1d(np.asarray(value, dtype=np.float64))
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a number or a 1-D list of numbers")
+    return arr, np.ndim(value) > 0
+
+
+def simulate(
+    model,
+    workflow="replace",
+    *,
+    num_samples: int,
+    num_generations: int,
+    num_chains: int,
+    seed: int = 0,
+    num_real: int | None = None,
+    num_test: int = 500,
+    temperature=1.0,
+    real_weight=None,
+    exact_path: str = "auto",
+    chunk_size: int | None = None,
+    segment_length: int | None = None,
+    keep_trajectories: int = 0,
+    quantile_chains: int | None = None,
+    devices=None,
+    progress=None,
+):
+    """Run num_chains chains; a Results, or a list of them over the hyper grid.
+
+    temperature / real_weight: a number, or a 1-D list; lists run as a grid
+    (temperature outer, real_weight inner) in one compiled program, and a list of
+    Results is returned in that order.
+    exact_path: "auto" (the exact sufficient-statistic path wherever the family
+    and workflow allow it), "on" (require it) or "off" (draw every point).
+    progress: called as progress(done, total) in chain-generations.
+    """
+    from jaxcollapse import config as cfg
+
+    settings = cfg.validate_run(
+        model,
+        workflow,
+        num_samples=num_samples,
+        num_generations=num_generations,
+        num_chains=num_chains,
+        seed=seed,
+        num_real=num_real,
+        num_test=num_test,
+        temperature=temperature,
+        real_weight=real_weight,
+        exact_path=exact_path,
+        chunk_size=chunk_size,
+        keep_trajectories=keep_trajectories,
+    )
+    flow = workflow if not isinstance(workflow, str) else get_workflow(
+        workflow, real_weight=real_weight
+    )
+    exact = settings["exact_path"]
+    num_real = settings["num_real"]
+    temps, temp_grid = _as_grid("temperature", temperature)
+    lams, lam_grid = _as_grid("real_weight", 0.0 if real_weight is None else real_weight)
+    grid = list(itertools.product(temps, lams))
+    num_settings = len(grid)
+    dtype = jnp.zeros(()).dtype
+    temp_arr = jnp.asarray([g[0] for g in grid], dtype)
+    lam_arr = jnp.asarray([g[1] for g in grid], dtype)
+
+    sizes = Sizes(num_samples, num_generations, num_real, num_test)
+    names = model.metric_names
+    num_metrics = len(names)
+    T = num_generations
+
+    devices = list(devices) if devices is not None else jax.local_devices()
+    mesh = Mesh(np.array(devices), ("chains",))
+    by_chain = NamedSharding(mesh, P("chains"))
+    block = block_size(num_chains)
+    unit = block * len(devices)
+    padded = -(-num_chains // block) * block
+    if chunk_size is None:
+        per_chain = num_settings * _per_chain_bytes(model, flow, sizes, exact, num_metrics)
+        chunk = max(unit, (DEFAULT_CHUNK_BYTES // per_chain) // unit * unit)
+    else:
+        chunk = -(-chunk_size // unit) * unit
+    chunk = min(chunk, -(-padded // unit) * unit)
+    if segment_length is None:
+        segment_length = max(1, -(-T // 10)) if T else 1
+    length = max(1, min(segment_length, max(T, 1)))
+
+    if quantile_chains is None:
+        cap = HEAD_VALUES // (num_settings * (T + 1) * num_metrics)
+        quantile_chains = max(min(num_chains, 10_000, cap), min(num_chains, 100))
+    quantile_chains = min(quantile_chains, num_chains)
+    keep = max(quantile_chains, keep_trajectories)
+    head = min(keep, chunk)
+    heads = np.full((num_settings, keep, T + 1, num_metrics), np.nan, np.float32)
+
+    acc = stats.Accumulator((num_settings, T + 1, num_metrics))
+    root = jax.random.key(seed)
+    static = dict(model=model, workflow=flow, sizes=sizes, exact=exact, block=block,
+                  head=head)
+    total_work = num_chains * (T + 1) * num_settings
+    done = 0
+    started = time.perf_counter()
+    for first_id in range(0, padded, chunk):
+        ids = np.arange(first_id, first_id + chunk, dtype=np.uint32)
+        valid = ids < num_chains
+        ids_dev = jax.device_put(ids, by_chain)
+        valid_dev = jax.device_put(valid, by_chain)
+        live = int(valid.sum())
+
+        def absorb(out, gens):
+            state, moments, values = out
+            acc.add_blocks(*moments, axis=1, where=(slice(None), gens))
+            rows = min(head, max(0, keep - first_id))
+            if rows:
+                width = gens.stop - gens.start
+                heads[:, first_id : first_id + rows, gens] = np.asarray(
+                    values[:, :rows, :width]
+                )
+            return state
+
+        state = absorb(
+            _init_chunk(root, ids_dev, valid_dev, temp_arr, lam_arr, **static),
+            slice(0, 1),
+        )
+        done += live * num_settings
+        if progress:
+            progress(done, total_work)
+        for start in range(1, T + 1, length):
+            stop = min(start + length, T + 1)
+            out = _advance_chunk(
+                root, ids_dev, valid_dev, temp_arr, lam_arr, state,
+                jnp.uint32(start), length=length, **static,
+            )
+            # The last segment may run past T; those generations are dropped.
+            moments = tuple(m[:, :, : stop - start] for m in out[1])
+            state = absorb((out[0], moments, out[2]), slice(start, stop))
+            done += live * (stop - start) * num_settings
+            if progress:
+                progress(done, total_work)
+    elapsed = time.perf_counter() - started
+
+    summary = acc.summary()
+    quants = stats.quantiles(heads[:, :quantile_chains], axis=1)
+    results = []
+    for g, (temp, lam) in enumerate(grid):
+        metrics = {}
+        for j, name in enumerate(names):
+            entry = {k: summary[k][g, :, j] for k in ("mean", "sem", "std")}
+            entry.update({k: v[g, :, j] for k, v in quants.items()})
+            entry["nonfinite"] = summary["nonfinite"][g, :, j]
+            metrics[name] = {k: entry[k] for k in stats.STATISTICS}
+        config = dict(settings)
+        config.update(
+            temperature=float(temp),
+            real_weight=None if real_weight is None else float(lam),
+            quantile_chains=int(quantile_chains),
+            chunk_size=int(chunk),
+            block_size=int(block),
+            devices=[str(d) for d in devices],
+            num_devices=len(devices),
+        )
+        config.update(cfg.environment())
+        trajectories = {}
+        if keep_trajectories:
+            trajectories = {
+                name: heads[g, :keep_trajectories, :, j].astype(np.float64)
+                for j, name in enumerate(names)
+            }
+        from jaxcollapse.theory import theory_for
+
+        results.append(
+            Results(
+                config=config,
+                generations=np.arange(T + 1),
+                metrics=metrics,
+                theory=theory_for(config),
+                trajectories=trajectories,
+                timing={"seconds": elapsed, "chain_generations": total_work},
+            )
+        )
+    if temp_grid or lam_grid:
+        return results
+    return results[0]

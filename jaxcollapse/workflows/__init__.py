@@ -1,0 +1,161 @@
+"""Data workflows (SPEC §4): how generation t's training set D_t is built.
+
+Each workflow is a frozen dataclass with an optax-style pair of pure functions,
+written for one chain and for either set representation (a point `Pool` on the
+sample-level path, `Moments` on the exact fast path):
+
+    state = workflow.init(real, num_samples=n, num_generations=T)
+    train, state = workflow.update(key, state, synthetic, fresh, real_weight)
+
+`real` is D_0 (num_real draws from the truth), `synthetic` the n points model t-1
+drew, `fresh` num_real new draws from the truth (only when `needs_fresh`), and
+`real_weight` the sweepable lambda as a traced scalar.
+"""
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from jaxcollapse.workflows._frame import Frame
+from jaxcollapse.workflows._moments import Moments
+from jaxcollapse.workflows._pool import Pool
+
+__all__ = [
+    "WORKFLOWS",
+    "Accumulate",
+    "AccumulateSubsample",
+    "Augment",
+    "Frame",
+    "Fresh",
+    "Mix",
+    "Moments",
+    "Pool",
+    "Replace",
+    "get_workflow",
+]
+
+
+@dataclass(frozen=True)
+class Replace:
+    """D_t = n synthetic points ("fully synthetic loop"; Shumailov et al. 2024)."""
+
+    name: ClassVar[str] = "replace"
+    needs_fresh: ClassVar[bool] = False
+    exact: ClassVar[bool] = True
+
+    def init(self, real, *, num_samples, num_generations):
+        return ()
+
+    def update(self, key, state, synthetic, fresh, real_weight):
+        return synthetic, state
+
+
+@dataclass(frozen=True)
+class Accumulate:
+    """D_t = D_{t-1} ∪ n synthetic; D_0 stays in (Gerstgrasser et al. 2024)."""
+
+    name: ClassVar[str] = "accumulate"
+    needs_fresh: ClassVar[bool] = False
+    exact: ClassVar[bool] = True
+
+    def init(self, real, *, num_samples, num_generations):
+        if isinstance(real, Moments):
+            return real
+        capacity = real.data.shape[0] + num_samples * num_generations
+        empty = Pool.empty(capacity, real.data.shape[1], real.frame)
+        return empty.append(real)
+
+    def update(self, key, state, synthetic, fresh, real_weight):
+        pool = state.append(synthetic)
+        return pool, pool
+
+
+@dataclass(frozen=True)
+class AccumulateSubsample(Accumulate):
+    """D_t = n points drawn without replacement from D_0 ∪ all synthetic so far.
+
+    Kazdan et al. 2024 ("Collapse or thrive?"). Sample-level only: a uniform
+    subset of a pool has no exact law in terms of the pool's moments.
+    """
+
+    name: ClassVar[str] = "accumulate-subsample"
+    exact: ClassVar[bool] = False
+
+    def update(self, key, state, synthetic, fresh, real_weight):
+        pool = state.append(synthetic)
+        num = synthetic.data.shape[0]
+        return pool.subsample(key, num), pool
+
+
+@dataclass(frozen=True)
+class Augment:
+    """D_t = D_0 ∪ n synthetic ("synthetic augmentation loop"; Alemohammad et al.
+    2024)."""
+
+    name: ClassVar[str] = "augment"
+    needs_fresh: ClassVar[bool] = False
+    exact: ClassVar[bool] = True
+
+    def init(self, real, *, num_samples, num_generations):
+        return real
+
+    def update(self, key, state, synthetic, fresh, real_weight):
+        return state.union(synthetic), state
+
+
+@dataclass(frozen=True)
+class Fresh:
+    """D_t = num_real fresh real draws ∪ n synthetic ("fresh data loop").
+
+    With `weighted`, the fresh points carry total weight lambda and the synthetic
+    points 1 - lambda; at equal sizes the lambda that minimises the mean's error at
+    the fixed point is the golden ratio 0.618 (He, Xu & Cheng 2025).
+    """
+
+    weighted: bool = False
+    name: ClassVar[str] = "fresh"
+    needs_fresh: ClassVar[bool] = True
+    exact: ClassVar[bool] = True
+
+    def init(self, real, *, num_samples, num_generations):
+        return ()
+
+    def update(self, key, state, synthetic, fresh, real_weight):
+        if self.weighted:
+            fresh = fresh.with_total_weight(real_weight)
+            synthetic = synthetic.with_total_weight(1.0 - real_weight)
+        return fresh.union(synthetic), state
+
+
+@dataclass(frozen=True)
+class Mix:
+    """D_0 with total weight lambda ∪ n synthetic with total weight 1 - lambda.
+
+    Iterative retraining with a real-data fraction (Bertrand et al. 2024).
+    """
+
+    name: ClassVar[str] = "mix"
+    needs_fresh: ClassVar[bool] = False
+    exact: ClassVar[bool] = True
+
+    def init(self, real, *, num_samples, num_generations):
+        return real
+
+    def update(self, key, state, synthetic, fresh, real_weight):
+        real = state.with_total_weight(real_weight)
+        return real.union(synthetic.with_total_weight(1.0 - real_weight)), state
+
+
+WORKFLOWS = {
+    cls.name: cls for cls in (Replace, Accumulate, AccumulateSubsample, Augment, Fresh, Mix)
+}
+
+
+def get_workflow(name: str, *, real_weight=None):
+    """The workflow called `name`; `fresh` is weighted when real_weight is given."""
+    if name not in WORKFLOWS:
+        raise ValueError(
+            f"workflow must be one of {', '.join(WORKFLOWS)}; got {name!r}"
+        )
+    if name == "fresh":
+        return Fresh(weighted=real_weight is not None)
+    return WORKFLOWS[name]()

@@ -1,0 +1,114 @@
+"""The fixed-capacity weighted point pool that every sample-level workflow builds on.
+
+A pool is (data, weight, count, frame): `data` has a static capacity, slots at or
+past `count` are empty and carry weight 0, so a pool that grows every generation
+(accumulate) is still one static shape under jit. Coordinates are in `frame`
+(see _frame.py). A pool's weights are per point; workflows that weight real
+against synthetic data rescale whole sets (SPEC §4).
+"""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxcollapse.workflows import _frame
+from jaxcollapse.workflows._frame import Frame
+from jaxcollapse.workflows._moments import Moments
+
+
+class Pool(NamedTuple):
+    """Weighted points with a static capacity."""
+
+    data: jax.Array  # (capacity, d) coordinates in `frame`
+    weight: jax.Array  # (capacity,) per-point weight, 0 in empty slots
+    count: jax.Array  # () filled slots, int32; slots [0, count) are filled
+    frame: Frame
+
+    @staticmethod
+    def full(data: jax.Array, frame: Frame) -> "Pool":
+        """A pool holding exactly `data` (num, d), each point with weight 1."""
+        num = data.shape[0]
+        return Pool(
+            data,
+            jnp.ones((num,), data.dtype),
+            jnp.asarray(num, jnp.int32),
+            frame,
+        )
+
+    @staticmethod
+    def empty(capacity: int, dim: int, frame: Frame) -> "Pool":
+        dtype = frame.log_scale.dtype
+        return Pool(
+            jnp.zeros((capacity, dim), dtype),
+            jnp.zeros((capacity,), dtype),
+            jnp.zeros((), jnp.int32),
+            frame,
+        )
+
+    def total_weight(self) -> jax.Array:
+        return jnp.sum(self.weight)
+
+    def reframe(self, frame: Frame) -> "Pool":
+        """The same points in another frame; zero-weight slots are set to 0."""
+        lin, off = _frame.transition(self.frame, frame)
+        data = jnp.where(self.weight[:, None] > 0, self.data @ lin.T + off, 0.0)
+        return self._replace(data=data, frame=frame)
+
+    def with_total_weight(self, total) -> "Pool":
+        current = self.total_weight()
+        ratio = jnp.where(current > 0, total / current, 0.0)
+        return self._replace(weight=self.weight * ratio)
+
+    def _common_frame(self, other: "Pool") -> tuple["Pool", "Pool"]:
+        heavier = self.total_weight() >= other.total_weight()
+        frame = _frame.select(heavier, self.frame, other.frame)
+        return self.reframe(frame), other.reframe(frame)
+
+    def union(self, other: "Pool") -> "Pool":
+        """Concatenation (both pools full), in the frame of the heavier one."""
+        a, b = self._common_frame(other)
+        return Pool(
+            jnp.concatenate([a.data, b.data]),
+            jnp.concatenate([a.weight, b.weight]),
+            a.count + b.count,
+            a.frame,
+        )
+
+    def append(self, other: "Pool") -> "Pool":
+        """Write the full pool `other` into the free slots starting at `count`."""
+        a, b = self._common_frame(other)
+        start = a.count
+        return Pool(
+            jax.lax.dynamic_update_slice(a.data, b.data, (start, 0)),
+            jax.lax.dynamic_update_slice(a.weight, b.weight, (start,)),
+            a.count + b.count,
+            a.frame,
+        )
+
+    def subsample(self, key, num: int) -> "Pool":
+        """`num` filled slots chosen uniformly without replacement (weights kept)."""
+        capacity = self.weight.shape[0]
+        score = jax.random.uniform(key, (capacity,), self.weight.dtype)
+        score = jnp.where(jnp.arange(capacity) < self.count, score, 2.0)
+        _, index = jax.lax.top_k(-score, num)
+        return Pool(
+            self.data[index],
+            self.weight[index],
+            jnp.asarray(num, jnp.int32),
+            self.frame,
+        )
+
+    def moments(self) -> Moments:
+        """Exact weighted sufficient statistics (two passes, for accuracy)."""
+        w = self.weight
+        total = jnp.sum(w)
+        mean = (w @ self.data) / total
+        centred = (self.data - mean) * (w[:, None] > 0)
+        scatter = (centred * w[:, None]).T @ centred
+        count = jnp.sum(w > 0).astype(jnp.int32)
+        return Moments(total, mean, scatter, jnp.sum(w * w), count, self.frame)
+
+    def absolute(self) -> jax.Array:
+        """The points themselves, (capacity, d)."""
+        return _frame.to_absolute(self.frame, self.data)
