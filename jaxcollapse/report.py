@@ -20,14 +20,27 @@ def log_rows(num_generations: int, max_rows: int = 14) -> list[int]:
 
 
 def fmt(x) -> str:
+    """Four significant digits; scientific notation far from 1."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "-"
     x = float(x)
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
     if x == 0 or 1e-3 <= abs(x) < 1e5:
-        return f"{x:.4f}" if abs(x) < 100 else f"{x:.2f}"
-    return f"{x:.4g}"
+        return f"{x:.4g}" if abs(x) >= 1 else f"{x:.4f}"
+    return f"{x:.3e}"
+
+
+def fmt_pm(mean, sem) -> str:
+    """'mean ± sem' with sem to two significant digits and mean to the same place."""
+    mean, sem = float(mean), float(sem)
+    if not (math.isfinite(mean) and math.isfinite(sem)) or sem <= 0:
+        return f"{fmt(mean)} ± {fmt(sem)}"
+    place = 1 - math.floor(math.log10(sem))
+    if abs(mean) >= 1e5 or (mean != 0 and abs(mean) < 1e-3 and place > 8):
+        return f"{mean:.3e} ± {sem:.1e}"
+    place = max(place, 0)
+    return f"{mean:.{place}f} ± {sem:.{place}f}"
 
 
 def default_metrics(config: dict) -> tuple[str, ...]:
@@ -48,7 +61,7 @@ def table(results, metrics=None, max_rows: int = 14) -> str:
         line = [str(t)]
         for name in names:
             stat = results.metrics[name]
-            line.append(f"{fmt(stat['mean'][t])} ± {fmt(stat['sem'][t])}")
+            line.append(fmt_pm(stat["mean"][t], stat["sem"][t]))
             theory = results.theory.get(name)
             line.append(fmt(theory[t]) if theory is not None else "")
         cells.append(line)
@@ -61,12 +74,14 @@ def table(results, metrics=None, max_rows: int = 14) -> str:
     return "\n".join(text)
 
 
-def agreement(results) -> list[str]:
-    """Lines 'metric at generation T: sim ± sem, theory, z' for every theory."""
+def agreement(results, metrics=None) -> list[str]:
+    """Lines 'metric at generation T: sim ± sem, theory, z' for the shown metrics."""
     t = len(results.generations) - 1
+    names = list(metrics or default_metrics(results.config) or results.metrics)
     out = []
-    for name, theory in results.theory.items():
-        if name not in results.metrics:
+    for name in names:
+        theory = results.theory.get(name)
+        if theory is None or name not in results.metrics:
             continue
         stat = results.metrics[name]
         mean, sem = stat["mean"][t], stat["sem"][t]
@@ -74,7 +89,23 @@ def agreement(results) -> list[str]:
         nonfinite = int(stat["nonfinite"][t])
         extra = f", {nonfinite} non-finite" if nonfinite else ""
         out.append(
-            f"{name} at generation {t}: simulated {fmt(mean)} ± {fmt(sem)}, "
+            f"{name} at generation {t}: simulated {fmt_pm(mean, sem)}, "
             f"theory {fmt(theory[t])}, z = {z:+.2f}{extra}"
         )
+    return out
+
+
+def nonfinite_notes(results) -> list[str]:
+    """One line per metric that had non-finite values at some generation."""
+    out = []
+    total = results.config.get("num_chains")
+    for name, stat in results.metrics.items():
+        bad = np.asarray(stat["nonfinite"])
+        if bad.any():
+            first = int(np.argmax(bad > 0))
+            out.append(
+                f"note: {name} was non-finite in {int(bad.max())} of {total} chains "
+                f"(first at generation {first}); such values are counted, not averaged"
+                + ("" if results.config.get("x64") else "; --x64 widens the range")
+            )
     return out

@@ -188,7 +188,7 @@ def simulate(
     quantile_chains = min(quantile_chains, num_chains)
     keep = max(quantile_chains, keep_trajectories)
     head = min(keep, chunk)
-    heads = np.full((num_settings, keep, T + 1, num_metrics), np.nan, np.float32)
+    heads = np.full((num_settings, keep, T + 1, num_metrics), np.nan, dtype)
 
     acc = stats.Accumulator((num_settings, T + 1, num_metrics))
     root = jax.random.key(seed)
@@ -229,7 +229,7 @@ def simulate(
                 jnp.uint32(start), length=length, **static,
             )
             # The last segment may run past T; those generations are dropped.
-            moments = tuple(m[:, :, : stop - start] for m in out[1])
+            moments = jax.tree.map(lambda m: m[:, :, : stop - start], out[1])
             state = absorb((out[0], moments, out[2]), slice(start, stop))
             done += live * (stop - start) * num_settings
             if progress:

@@ -25,18 +25,27 @@ STATISTICS = ("mean", "sem", "std", "q05", "q25", "q50", "q75", "q95", "nonfinit
 def block_moments(values, valid, block: int):
     """Device side: values (C, ...) with C a multiple of `block`, valid (C,) bool.
 
-    Returns (count, mean, m2, nonfinite), each (C // block, ...).
+    Returns (count, mean, m2, nonfinite), each (C // block, ...). The sums are
+    taken on values divided by a power of two near the block's largest magnitude, and m2 is returned
+    as (m2 / scale^2, scale), so metrics near float32's largest number (a
+    collapsed model's test NLL) neither overflow nor turn into NaN here.
     """
     shape = (values.shape[0] // block, block) + values.shape[1:]
     mask = jnp.reshape(valid, (-1,) + (1,) * (values.ndim - 1))
     finite = jnp.isfinite(values)
     use = (finite & mask).reshape(shape)
-    vals = jnp.where(finite, values, 0.0).reshape(shape)
+    vals = jnp.where(use, values.reshape(shape), 0.0)
     count = jnp.sum(use, axis=1, dtype=jnp.int32)
-    mean = jnp.sum(jnp.where(use, vals, 0.0), axis=1) / jnp.maximum(count, 1)
-    m2 = jnp.sum(jnp.where(use, (vals - mean[:, None]) ** 2, 0.0), axis=1)
+    # A power of two (exact division) whose reciprocal stays a normal float32:
+    # XLA flushes subnormals to zero and may divide by multiplying by 1/scale.
+    largest = jnp.max(jnp.abs(vals), axis=1)
+    scale = jnp.exp2(jnp.ceil(jnp.log2(jnp.where(largest > 0, largest, 1.0))))
+    scale = jnp.clip(scale, 2.0**-60, 2.0**100)
+    unit = vals / scale[:, None]
+    mean_unit = jnp.sum(unit, axis=1) / jnp.maximum(count, 1)
+    m2_unit = jnp.sum(jnp.where(use, (unit - mean_unit[:, None]) ** 2, 0.0), axis=1)
     nonfinite = jnp.sum((~finite & mask).reshape(shape), axis=1, dtype=jnp.int32)
-    return count, mean, m2, nonfinite
+    return count, (mean_unit, scale), (m2_unit, scale), nonfinite
 
 
 class Accumulator:
@@ -50,18 +59,22 @@ class Accumulator:
 
     def add_blocks(self, count, mean, m2, nonfinite, axis=0, where=...):
         """Merge blocks laid along `axis` of the arrays, first to last, into the
-        accumulator entries selected by `where`."""
-        count, mean, m2, nonfinite = (
-            np.moveaxis(np.asarray(a), axis, 0) for a in (count, mean, m2, nonfinite)
-        )
+        accumulator entries selected by `where`. `mean` and `m2` are the
+        (value / scale, scale) pairs of block_moments."""
+
+        def blocks(a):
+            return np.moveaxis(np.asarray(a), axis, 0)
+
+        means = blocks(mean[0]).astype(np.float64) * blocks(mean[1])
+        m2s = blocks(m2[0]).astype(np.float64) * blocks(m2[1]).astype(np.float64) ** 2
         n, mu, s2 = self.count[where], self.mean[where], self.m2[where]
-        for c, m, s, bad in zip(count, mean, m2, nonfinite):
+        for c, m, s, bad in zip(blocks(count), means, m2s, blocks(nonfinite)):
             c = c.astype(np.int64)
             total = n + c
             safe = np.maximum(total, 1)
-            delta = m.astype(np.float64) - mu
+            delta = m - mu
             mu = mu + delta * (c / safe)
-            s2 = s2 + s.astype(np.float64) + delta**2 * (n * c / safe)
+            s2 = s2 + s + delta**2 * (n * c / safe)
             n = total
             self.nonfinite[where] += bad
         self.count[where], self.mean[where], self.m2[where] = n, mu, s2

@@ -1,0 +1,203 @@
+"""The `jaxcollapse` command line (SPEC §6): argument parsing and printing only."""
+
+import argparse
+import os
+import sys
+import time
+
+from jaxcollapse.workflows import WORKFLOWS
+
+FAMILIES_HELP = """model families (SPEC §2) and their settings:
+  gaussian      --dim D (1) --ddof {0,1} (0); exact fast path for replace, accumulate,
+                augment, fresh, mix
+workflows (SPEC §4): replace, accumulate, accumulate-subsample, augment,
+  fresh [--real-weight L], mix --real-weight L
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line and exit code 2."""
+
+    def error(self, message):
+        raise UsageError(message)
+
+
+class UsageError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="jaxcollapse", description="Self-consuming generative "
+                     "chains at scale, with closed-form theory beside the simulation.")
+    parser.add_argument("--version", action="store_true", help="print the version")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    run = sub.add_parser(
+        "run",
+        help="simulate chains of one setting and print simulation beside theory",
+        epilog=FAMILIES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("--model", default="gaussian", help="model family (gaussian)")
+    run.add_argument("--workflow", default="replace", help=", ".join(WORKFLOWS))
+    run.add_argument("--num-samples", type=int, default=100, help="n per generation")
+    run.add_argument("--generations", type=int, default=100, help="T")
+    run.add_argument("--chains", type=int, default=1000, help="independent chains")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--num-real", type=int, default=None, help="real points (=n)")
+    run.add_argument("--num-test", type=int, default=500, help="held-out real points")
+    run.add_argument("--temperature", type=float, default=1.0, help="sampling tau")
+    run.add_argument("--real-weight", type=float, default=None,
+                     help="lambda in [0, 1] (fresh, mix)")
+    run.add_argument("--dim", type=int, default=1, help="gaussian dimension")
+    run.add_argument("--ddof", type=int, default=0, help="gaussian: 0 or 1")
+    run.add_argument("--exact-path", default="auto", choices=("auto", "on", "off"),
+                     help="sufficient-statistic fast path (auto: wherever exact)")
+    run.add_argument("--chunk-size", type=int, default=None, help="chains per chunk")
+    run.add_argument("--trajectories", type=int, default=0,
+                     help="keep per-chain paths of the first K chains in the JSON")
+    run.add_argument("--metrics", default=None, help="comma-separated metrics to show")
+    run.add_argument("--json", default=None, metavar="PATH", help="write results")
+    run.add_argument("--x64", action="store_true", help="compute in float64")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def _model(args):
+    from jaxcollapse.models import FAMILIES
+
+    if args.model not in FAMILIES:
+        raise ValueError(f"model must be one of {', '.join(FAMILIES)}; got {args.model!r}")
+    return FAMILIES[args.model](dim=args.dim, ddof=args.ddof)
+
+
+def _check_writable(path):
+    if os.path.isdir(path):
+        raise ValueError(f"--json must be a file path, not a directory: {path}")
+    folder = os.path.dirname(os.path.abspath(path))
+    exists = os.path.exists(path)
+    if not os.path.isdir(folder) or not os.access(folder if not exists else path, os.W_OK):
+        raise ValueError(f"--json path is not writable: {path}")
+
+
+class Progress:
+    """A one-line progress bar on stderr, shown once a run passes two seconds."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.start = time.perf_counter()
+        self.shown = False
+
+    def __call__(self, done, total):
+        elapsed = time.perf_counter() - self.start
+        if not self.enabled or (elapsed < 2.0 and done < total):
+            return
+        frac = done / total if total else 1.0
+        eta = elapsed * (1 - frac) / frac if frac > 0 else float("nan")
+        bar = "#" * int(30 * frac)
+        sys.stderr.write(
+            f"\r[{bar:<30}] {100 * frac:5.1f}%  {elapsed:6.1f} s, about {eta:5.1f} s left"
+        )
+        sys.stderr.flush()
+        self.shown = True
+
+    def close(self):
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _run(args) -> int:
+    if args.x64:
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+    from jaxcollapse import report
+    from jaxcollapse.simulate import simulate
+
+    model = _model(args)
+    if args.json:
+        _check_writable(args.json)
+    metrics = args.metrics.split(",") if args.metrics else None
+    if metrics:
+        unknown = [m for m in metrics if m not in model.metric_names]
+        if unknown:
+            raise ValueError(
+                f"--metrics: unknown {', '.join(unknown)}; allowed: "
+                f"{', '.join(model.metric_names)}"
+            )
+    bar = Progress(enabled=not args.no_progress and sys.stderr.isatty())
+    try:
+        results = simulate(
+            model,
+            args.workflow,
+            num_samples=args.num_samples,
+            num_generations=args.generations,
+            num_chains=args.chains,
+            seed=args.seed,
+            num_real=args.num_real,
+            num_test=args.num_test,
+            temperature=args.temperature,
+            real_weight=args.real_weight,
+            exact_path=args.exact_path,
+            chunk_size=args.chunk_size,
+            keep_trajectories=args.trajectories,
+            progress=bar,
+        )
+    finally:
+        bar.close()
+    cfg = results.config
+    path = "exact fast path" if cfg["exact_path"] else "sample-level path"
+    settings = ", ".join(
+        f"{k}={cfg[k]}" for k in ("dim", "ddof") if k in cfg
+    )
+    print(
+        f"{cfg['model']} ({settings}) / {cfg['workflow']}: n={cfg['num_samples']}, "
+        f"num_real={cfg['num_real']}, T={cfg['num_generations']}, "
+        f"tau={cfg['temperature']:g}"
+        + (f", lambda={cfg['real_weight']:g}" if cfg["real_weight"] is not None else "")
+        + f", {cfg['num_chains']} chains, seed {cfg['seed']}, {path}"
+    )
+    print(
+        f"{cfg['backend']} x{cfg['num_devices']}, {results.timing['seconds']:.1f} s; "
+        f"mean ± sem over chains; theory = exact expectation\n"
+    )
+    print(report.table(results, metrics))
+    lines = report.agreement(results, metrics) + report.nonfinite_notes(results)
+    if lines:
+        print()
+        print("\n".join(lines))
+    if args.json:
+        results.write_json(args.json)
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.version:
+            from jaxcollapse import __version__
+
+            print(f"jaxcollapse {__version__}")
+            return 0
+        if args.command == "run":
+            return _run(args)
+        parser.print_help()
+        return 2
+    except UsageError as err:
+        print(f"jaxcollapse: error: {err}", file=sys.stderr)
+        return 2
+    except ValueError as err:
+        print(f"jaxcollapse: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        print(f"jaxcollapse: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("jaxcollapse: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
