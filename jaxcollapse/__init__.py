@@ -2,6 +2,10 @@
 
 __version__ = "0.1.0"
 
+from jaxcollapse._xla import configure_xla as _configure_xla
+
+_configure_xla()
+
 from jaxcollapse.models.gaussian import Gaussian, GaussianParams
 from jaxcollapse.results import Results
 from jaxcollapse.simulate import simulate

@@ -35,52 +35,82 @@ def _stack(metrics, names):
     return jnp.stack([metrics[n] for n in names], axis=-1)
 
 
-_STATIC = ("model", "workflow", "sizes", "exact", "block", "head")
+_STATIC = ("model", "workflow", "sizes", "exact", "mesh", "head_blocks")
+
+
+def _over_blocks(block_fn, mesh, head_blocks, ids, valid, replicated, state=None):
+    """Run block_fn on every block of chains, each device looping (lax.map) over
+    its own blocks, so every block is computed by the same fixed-shape code
+    whatever the chunk size and device count: that is what makes results
+    bit-identical across them. ids, valid, state: leading axis = block."""
+
+    def local(ids, valid, replicated, state):
+        xs = (ids, valid) if state is None else (ids, valid, state)
+        state, moments, values = jax.lax.map(lambda x: block_fn(*x, *replicated), xs)
+        return state, moments, values[:head_blocks]
+
+    spec = P("chains")
+    in_specs = (spec, spec, P(), None if state is None else spec)
+    sharded = jax.shard_map(
+        local, mesh=mesh, in_specs=in_specs, out_specs=spec, check_vma=False
+    )
+    return sharded(ids, valid, replicated, state)
 
 
 @partial(jax.jit, static_argnames=_STATIC)
 def _init_chunk(
-    root, chain_ids, valid, temperature, real_weight, *, model, workflow, sizes,
-    exact, block, head,
+    root, ids, valid, temperature, real_weight, *, model, workflow, sizes, exact,
+    mesh, head_blocks,
 ):
-    def one_setting(temp, lam):
+    def block_fn(ids, valid, root, temperature, real_weight):
         def one(i):
             return init_chain(jax.random.fold_in(root, i), model, workflow, sizes, exact)
 
-        state, first = jax.vmap(one)(chain_ids)
-        values = _stack(first, model.metric_names)[:, None, :]  # (C, 1, M)
-        # Generation 0 does not depend on (temp, lam): vmap broadcasts it.
-        return state, stats.block_moments(values, valid, block), values[:head]
+        state, first = jax.vmap(one)(ids)
+        values = _stack(first, model.metric_names)[:, None, :]  # (B, 1, M)
+        moments = stats.block_moments(values, valid)
+        # Generation 0 does not depend on the grid: repeat it per setting.
+        grid = temperature.shape[0]
+        state = jax.tree.map(lambda x: jnp.broadcast_to(x, (grid,) + x.shape), state)
+        moments = jax.tree.map(lambda x: jnp.broadcast_to(x, (grid,) + x.shape), moments)
+        values = jnp.broadcast_to(values, (grid,) + values.shape)
+        return state, moments, values
 
-    return jax.vmap(one_setting)(temperature, real_weight)
+    replicated = (root, temperature, real_weight)
+    return _over_blocks(block_fn, mesh, head_blocks, ids, valid, replicated)
 
 
 @partial(jax.jit, static_argnames=_STATIC + ("length",))
 def _advance_chunk(
-    root, chain_ids, valid, temperature, real_weight, state, start, *, model,
-    workflow, sizes, exact, block, head, length,
+    root, ids, valid, temperature, real_weight, state, start, *, model, workflow,
+    sizes, exact, mesh, head_blocks, length,
 ):
-    steps = start + jnp.arange(length, dtype=jnp.uint32)
+    def block_fn(ids, valid, state, root, temperature, real_weight, start):
+        steps = start + jnp.arange(length, dtype=jnp.uint32)
 
-    def one_setting(temp, lam, state):
-        def one(i, s):
-            key = jax.random.fold_in(root, i)
-            return advance_chain(
-                key, s, steps, model, workflow, sizes, temp, lam, exact
-            )
+        def one_setting(temp, lam, state):
+            def one(i, s):
+                key = jax.random.fold_in(root, i)
+                return advance_chain(
+                    key, s, steps, model, workflow, sizes, temp, lam, exact
+                )
 
-        state, later = jax.vmap(one)(chain_ids, state)
-        values = _stack(later, model.metric_names)  # (C, length, M)
-        return state, stats.block_moments(values, valid, block), values[:head]
+            state, later = jax.vmap(one)(ids, state)
+            values = _stack(later, model.metric_names)  # (B, length, M)
+            return state, stats.block_moments(values, valid), values
 
-    return jax.vmap(one_setting)(temperature, real_weight, state)
+        return jax.vmap(one_setting)(temperature, real_weight, state)
+
+    replicated = (root, temperature, real_weight, start)
+    return _over_blocks(block_fn, mesh, head_blocks, ids, valid, replicated, state)
 
 
-def block_size(num_chains: int) -> int:
-    """Chains per reduction block: a function of num_chains alone."""
-    if num_chains >= 1 << 20:
-        return 1024
-    return min(256, 1 << max(0, math.ceil(math.log2(num_chains))))
+def block_size(num_chains: int, backend: str | None = None) -> int:
+    """Chains per block: a power of two fixed by num_chains (and the backend's
+    kind) alone, at most about an eighth of the chains so padding stays small."""
+    cap = 512 if (backend or jax.default_backend()) == "cpu" else 1 << 16
+    size = 1 << max(0, math.floor(math.log2(max(1, num_chains // 8))))
+    return max(min(size, cap), min(32, 1 << math.ceil(math.log2(num_chains))))
 
 
 def _per_chain_bytes(model, workflow, sizes: Sizes, exact: bool, num_metrics: int):
@@ -167,10 +197,11 @@ def simulate(
     T = num_generations
 
     devices = list(devices) if devices is not None else jax.local_devices()
+    ndev = len(devices)
     mesh = Mesh(np.array(devices), ("chains",))
-    by_chain = NamedSharding(mesh, P("chains"))
-    block = block_size(num_chains)
-    unit = block * len(devices)
+    by_block = NamedSharding(mesh, P("chains"))
+    block = block_size(num_chains, devices[0].platform)
+    unit = block * ndev
     padded = -(-num_chains // block) * block
     if chunk_size is None:
         per_chain = num_settings * _per_chain_bytes(model, flow, sizes, exact, num_metrics)
@@ -187,32 +218,40 @@ def simulate(
         quantile_chains = max(min(num_chains, 10_000, cap), min(num_chains, 100))
     quantile_chains = min(quantile_chains, num_chains)
     keep = max(quantile_chains, keep_trajectories)
-    head = min(keep, chunk)
+    blocks_per_device = chunk // unit
+    head_blocks = min(blocks_per_device, -(-keep // block))
     heads = np.full((num_settings, keep, T + 1, num_metrics), np.nan, dtype)
 
     acc = stats.Accumulator((num_settings, T + 1, num_metrics))
     root = jax.random.key(seed)
-    static = dict(model=model, workflow=flow, sizes=sizes, exact=exact, block=block,
-                  head=head)
+    static = dict(model=model, workflow=flow, sizes=sizes, exact=exact, mesh=mesh,
+                  head_blocks=head_blocks)
     total_work = num_chains * (T + 1) * num_settings
     done = 0
     started = time.perf_counter()
     for first_id in range(0, padded, chunk):
         ids = np.arange(first_id, first_id + chunk, dtype=np.uint32)
         valid = ids < num_chains
-        ids_dev = jax.device_put(ids, by_chain)
-        valid_dev = jax.device_put(valid, by_chain)
+        ids_dev = jax.device_put(ids.reshape(-1, block), by_block)
+        valid_dev = jax.device_put(valid.reshape(-1, block), by_block)
         live = int(valid.sum())
 
         def absorb(out, gens):
             state, moments, values = out
-            acc.add_blocks(*moments, axis=1, where=(slice(None), gens))
-            rows = min(head, max(0, keep - first_id))
-            if rows:
+            # moments: (blocks, settings, ...) in block order; values: per
+            # device, its first head_blocks blocks: (ndev * head_blocks, G, B, L, M).
+            acc.add_blocks(*moments, axis=0, where=(slice(None), gens))
+            if first_id < keep:
+                values = np.asarray(values)
                 width = gens.stop - gens.start
-                heads[:, first_id : first_id + rows, gens] = np.asarray(
-                    values[:, :rows, :width]
-                )
+                for d in range(ndev):
+                    for j in range(head_blocks):
+                        lo = first_id + (d * blocks_per_device + j) * block
+                        rows = min(block, keep - lo)
+                        if rows > 0:
+                            heads[:, lo : lo + rows, gens] = values[
+                                d * head_blocks + j, :, :rows, :width
+                            ]
             return state
 
         state = absorb(
@@ -224,13 +263,13 @@ def simulate(
             progress(done, total_work)
         for start in range(1, T + 1, length):
             stop = min(start + length, T + 1)
-            out = _advance_chunk(
+            state, moments, values = _advance_chunk(
                 root, ids_dev, valid_dev, temp_arr, lam_arr, state,
                 jnp.uint32(start), length=length, **static,
             )
             # The last segment may run past T; those generations are dropped.
-            moments = jax.tree.map(lambda m: m[:, :, : stop - start], out[1])
-            state = absorb((out[0], moments, out[2]), slice(start, stop))
+            moments = jax.tree.map(lambda m: m[:, :, : stop - start], moments)
+            state = absorb((state, moments, values), slice(start, stop))
             done += live * (stop - start) * num_settings
             if progress:
                 progress(done, total_work)

@@ -6,9 +6,10 @@ they are excluded from the other statistics and counted).
 
 Reproducibility across chunk sizes and device counts: chains are grouped in fixed
 blocks of `block` consecutive chain indices. The device reduces each block to
-(count, mean, M2) in one fixed-shape reduction; the host merges blocks strictly in
-block order in float64 with the pairwise update of Chan, Golub & LeVeque (1979).
-Neither step depends on how blocks were batched into chunks or spread over devices.
+(count, mean, M2) by a fixed pairwise tree of adds; the host merges blocks
+strictly in block order in float64 with the pairwise update of Chan, Golub &
+LeVeque (1979). Neither step depends on how blocks were batched into chunks or
+spread over devices.
 
 Quantiles are the exact empirical quantiles (linear interpolation, numpy's
 default) of the first `quantile_chains` chains, whose per-chain values are kept
@@ -18,33 +19,36 @@ on the host; that subset is fixed by chain index, so it too is invariant.
 import jax.numpy as jnp
 import numpy as np
 
+from jaxcollapse.workflows._linalg import tree_sum as _tree_sum
+
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 STATISTICS = ("mean", "sem", "std", "q05", "q25", "q50", "q75", "q95", "nonfinite")
 
 
-def block_moments(values, valid, block: int):
-    """Device side: values (C, ...) with C a multiple of `block`, valid (C,) bool.
+def block_moments(values, valid, axis: int = 0):
+    """Device side: reduce one block of chains laid along `axis` of `values`.
 
-    Returns (count, mean, m2, nonfinite), each (C // block, ...). The sums are
-    taken on values divided by a power of two near the block's largest magnitude, and m2 is returned
-    as (m2 / scale^2, scale), so metrics near float32's largest number (a
+    valid is a bool vector over that axis (padding chains are False); its length
+    is a power of two. Returns count, (mean / scale, scale), (m2 / scale^2,
+    scale), nonfinite. Sums are taken on values divided by a power of two near
+    the block's largest magnitude, so metrics near float32's largest number (a
     collapsed model's test NLL) neither overflow nor turn into NaN here.
     """
-    shape = (values.shape[0] // block, block) + values.shape[1:]
+    values = jnp.moveaxis(values, axis, 0)
     mask = jnp.reshape(valid, (-1,) + (1,) * (values.ndim - 1))
     finite = jnp.isfinite(values)
-    use = (finite & mask).reshape(shape)
-    vals = jnp.where(use, values.reshape(shape), 0.0)
-    count = jnp.sum(use, axis=1, dtype=jnp.int32)
+    use = finite & mask
+    vals = jnp.where(use, values, 0.0)
+    count = _tree_sum(use.astype(jnp.int32), 0)
     # A power of two (exact division) whose reciprocal stays a normal float32:
     # XLA flushes subnormals to zero and may divide by multiplying by 1/scale.
-    largest = jnp.max(jnp.abs(vals), axis=1)
+    largest = jnp.max(jnp.abs(vals), axis=0)
     scale = jnp.exp2(jnp.ceil(jnp.log2(jnp.where(largest > 0, largest, 1.0))))
     scale = jnp.clip(scale, 2.0**-60, 2.0**100)
-    unit = vals / scale[:, None]
-    mean_unit = jnp.sum(unit, axis=1) / jnp.maximum(count, 1)
-    m2_unit = jnp.sum(jnp.where(use, (unit - mean_unit[:, None]) ** 2, 0.0), axis=1)
-    nonfinite = jnp.sum((~finite & mask).reshape(shape), axis=1, dtype=jnp.int32)
+    unit = vals / scale
+    mean_unit = _tree_sum(unit, 0) / jnp.maximum(count, 1)
+    m2_unit = _tree_sum(jnp.where(use, (unit - mean_unit) ** 2, 0.0), 0)
+    nonfinite = _tree_sum((~finite & mask).astype(jnp.int32), 0)
     return count, (mean_unit, scale), (m2_unit, scale), nonfinite
 
 
@@ -60,7 +64,8 @@ class Accumulator:
     def add_blocks(self, count, mean, m2, nonfinite, axis=0, where=...):
         """Merge blocks laid along `axis` of the arrays, first to last, into the
         accumulator entries selected by `where`. `mean` and `m2` are the
-        (value / scale, scale) pairs of block_moments."""
+        (value / scale, scale) pairs of block_moments; the block axis is
+        removed, and each block's remaining shape must match `where`."""
 
         def blocks(a):
             return np.moveaxis(np.asarray(a), axis, 0)

@@ -19,18 +19,28 @@ those (Bartlett decomposition) instead of n points gives the same law per chain.
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from jaxcollapse.workflows import _frame
 from jaxcollapse.workflows._frame import Frame
+from jaxcollapse.workflows._linalg import matmul, matvec, total
 from jaxcollapse.workflows._moments import Moments, gaussian_group
 from jaxcollapse.workflows._pool import Pool
 
-# A fitted Gaussian is exactly the frame its samples live in.
-GaussianParams = Frame
+class GaussianParams(NamedTuple):
+    """N(mean, exp(2 log_scale) tril tril^T), det(tril) = 1."""
+
+    mean: jax.Array  # (d,)
+    log_scale: jax.Array  # ()
+    tril: jax.Array  # (d, d) lower triangular
+
+    @property
+    def frame(self) -> Frame:
+        """The frame its samples are stored in: x = mean + exp(log_scale) tril z."""
+        return Frame(self.mean, self.log_scale, self.tril)
 
 
 @dataclass(frozen=True)
@@ -78,7 +88,7 @@ class Gaussian:
 
     def sample(self, key, params, num, temperature, exact):
         """num draws from N(mu, tau^2 Sigma), as coordinates tau*z in the model frame."""
-        return self._group(key, num, temperature, params, exact)
+        return self._group(key, num, temperature, params.frame, exact)
 
     def fit(self, key, train) -> GaussianParams:
         """Weighted maximum likelihood (divisor n - ddof), composed with the frame."""
@@ -86,35 +96,35 @@ class Gaussian:
         frame = stats.frame
         cov = stats.covariance(self.ddof)
         chol = jnp.linalg.cholesky(cov) if self.dim > 1 else jnp.sqrt(cov)
-        mean = frame.shift + jnp.exp(frame.log_scale) * (frame.tril @ stats.mean)
-        tril = frame.tril @ chol
+        mean = frame.shift + jnp.exp(frame.log_scale) * matvec(frame.tril, stats.mean)
+        tril = matmul(frame.tril, chol)
         # Normalise det(tril) = 1; the scale moves into log_scale, exactly.
         if self.dim == 1:
             log_norm = 0.5 * jnp.log(cov[0, 0]) + jnp.log(jnp.abs(frame.tril[0, 0]))
         else:
-            log_norm = jnp.mean(jnp.log(jnp.abs(jnp.diag(tril))))
+            log_norm = total(jnp.log(jnp.abs(jnp.diag(tril)))) / self.dim
         return GaussianParams(mean, frame.log_scale + log_norm, tril / jnp.exp(log_norm))
 
     def metrics(self, params: GaussianParams, truth, ref: Moments) -> dict:
         d = self.dim
         mean, g, tril = params
-        sqerr = jnp.sum(mean**2)
-        frob = jnp.sum(tril**2)
+        sqerr = total(mean**2)
+        frob = total(tril**2)
         trace = jnp.exp(2.0 * g) * frob
-        log_det = 2.0 * d * g + 2.0 * jnp.sum(jnp.log(jnp.abs(jnp.diag(tril))))
-        kl = 0.5 * (trace + sqerr - d - log_det)
+        log_det = 2.0 * d * g + 2.0 * total(jnp.log(jnp.abs(jnp.diag(tril))))
         if d == 1:
             root_trace = jnp.exp(g) * jnp.abs(tril[0, 0])
         else:
-            root_trace = jnp.exp(g) * jnp.sum(jnp.linalg.svd(tril, compute_uv=False))
-        w2 = jnp.sqrt(jnp.maximum(sqerr + trace + d - 2.0 * root_trace, 0.0))
+            root_trace = jnp.exp(g) * total(jnp.linalg.svd(tril, compute_uv=False))
         # Average NLL of the held-out points from their moments:
         # mean_j (x_j - mu)^T Sigma^-1 (x_j - mu) = tr(Sigma^-1 S/m) + |L^-1(xbar - mu)|^2.
         ref_abs = ref.reframe(_frame.identity(d, g.dtype))
         inv = jax.scipy.linalg.solve_triangular(tril, jnp.eye(d, dtype=g.dtype), lower=True)
-        spread = jnp.sum((inv @ (ref_abs.scatter / ref_abs.weight)) * inv)
-        offset = jnp.sum((inv @ (ref_abs.mean - mean)) ** 2)
+        spread = total(matmul(inv, ref_abs.scatter / ref_abs.weight) * inv)
+        offset = total(matvec(inv, ref_abs.mean - mean) ** 2)
         maha = (spread + offset) * jnp.exp(-2.0 * g)
+        kl = 0.5 * (((trace + sqerr) - d) - log_det)
+        w2 = jnp.sqrt(jnp.maximum(((sqerr + trace) + d) - (root_trace + root_trace), 0.0))
         test_nll = 0.5 * (d * math.log(2.0 * math.pi) + log_det + maha)
         out = {
             "mean_sqerr": sqerr,

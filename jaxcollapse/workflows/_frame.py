@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.linalg import solve_triangular
 
+from jaxcollapse.workflows._linalg import rows_times
+
 
 class Frame(NamedTuple):
     """x = shift + exp(log_scale) * tril @ u."""
@@ -60,4 +62,4 @@ def transition(src: Frame, dst: Frame) -> tuple[jax.Array, jax.Array]:
 
 def to_absolute(frame: Frame, u: jax.Array) -> jax.Array:
     """Points x (..., d) for coordinates u (..., d)."""
-    return frame.shift + jnp.exp(frame.log_scale) * (u @ frame.tril.T)
+    return frame.shift + jnp.exp(frame.log_scale) * rows_times(u, frame.tril)

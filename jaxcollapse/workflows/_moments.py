@@ -15,6 +15,7 @@ import jax.numpy as jnp
 
 from jaxcollapse.workflows import _frame
 from jaxcollapse.workflows._frame import Frame
+from jaxcollapse.workflows._linalg import matmul, matvec
 
 
 class Moments(NamedTuple):
@@ -34,8 +35,8 @@ class Moments(NamedTuple):
         """The same set in another frame; an empty (zero-weight) set maps to zeros."""
         lin, off = _frame.transition(self.frame, frame)
         live = self.weight > 0
-        mean = jnp.where(live, lin @ self.mean + off, 0.0)
-        scatter = jnp.where(live, lin @ self.scatter @ lin.T, 0.0)
+        mean = jnp.where(live, matvec(lin, self.mean) + off, 0.0)
+        scatter = jnp.where(live, matmul(matmul(lin, self.scatter), lin.T), 0.0)
         return self._replace(mean=mean, scatter=scatter, frame=frame)
 
     def with_total_weight(self, total) -> "Moments":
@@ -94,7 +95,7 @@ def gaussian_group(key, num: int, dim: int, scale, frame: Frame) -> Moments:
     diag = jnp.sqrt(2.0 * jax.random.gamma(k_diag, dof / 2.0, dtype=dtype))
     lower = jnp.tril(jax.random.normal(k_off, (dim, dim), dtype), -1)
     bartlett = lower + jnp.diag(diag)
-    scatter = scale**2 * (bartlett @ bartlett.T)
+    scatter = scale**2 * matmul(bartlett, bartlett.T)
     one = jnp.ones((), dtype)
     return Moments(
         num * one, mean, scatter, num * one, jnp.asarray(num, jnp.int32), frame

@@ -14,6 +14,12 @@ import jax.numpy as jnp
 
 from jaxcollapse.workflows import _frame
 from jaxcollapse.workflows._frame import Frame
+from jaxcollapse.workflows._linalg import (
+    rows_times,
+    tree_sum,
+    weighted_mean,
+    weighted_scatter,
+)
 from jaxcollapse.workflows._moments import Moments
 
 
@@ -47,12 +53,12 @@ class Pool(NamedTuple):
         )
 
     def total_weight(self) -> jax.Array:
-        return jnp.sum(self.weight)
+        return tree_sum(self.weight, 0)
 
     def reframe(self, frame: Frame) -> "Pool":
         """The same points in another frame; zero-weight slots are set to 0."""
         lin, off = _frame.transition(self.frame, frame)
-        data = jnp.where(self.weight[:, None] > 0, self.data @ lin.T + off, 0.0)
+        data = jnp.where(self.weight[:, None] > 0, rows_times(self.data, lin) + off, 0.0)
         return self._replace(data=data, frame=frame)
 
     def with_total_weight(self, total) -> "Pool":
@@ -102,12 +108,12 @@ class Pool(NamedTuple):
     def moments(self) -> Moments:
         """Exact weighted sufficient statistics (two passes, for accuracy)."""
         w = self.weight
-        total = jnp.sum(w)
-        mean = (w @ self.data) / total
+        total = tree_sum(w, 0)
+        mean = weighted_mean(w, self.data) / total
         centred = (self.data - mean) * (w[:, None] > 0)
-        scatter = (centred * w[:, None]).T @ centred
+        scatter = weighted_scatter(w, centred)
         count = jnp.sum(w > 0).astype(jnp.int32)
-        return Moments(total, mean, scatter, jnp.sum(w * w), count, self.frame)
+        return Moments(total, mean, scatter, tree_sum(w * w, 0), count, self.frame)
 
     def absolute(self) -> jax.Array:
         """The points themselves, (capacity, d)."""
