@@ -1,0 +1,86 @@
+"""The command line: SPEC §6 output, JSON, and one-line exit-2 errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from jaxcollapse.cli import main
+
+SMALL = ["run", "--num-samples", "20", "--generations", "30", "--chains", "200",
+         "--no-progress"]
+
+
+def test_run_prints_simulation_beside_theory(capsys, tmp_path):
+    out_path = tmp_path / "r.json"
+    assert main(SMALL + ["--json", str(out_path)]) == 0
+    out = capsys.readouterr().out
+    assert "theory" in out and "± " in out
+    assert "std at generation 30: simulated" in out
+    data = json.loads(out_path.read_text())
+    assert data["generations"] == list(range(31))
+    assert data["config"]["workflow"] == "replace"
+    assert data["config"]["num_chains"] == 200
+    assert len(data["metrics"]["std"]["q50"]) == 31
+    assert len(data["theory"]["std"]) == 31
+
+
+@pytest.mark.parametrize(
+    "extra, word",
+    [
+        (["--model", "bogus"], "model"),
+        (["--workflow", "bogus"], "workflow"),
+        (["--num-samples", "1"], "num_samples"),
+        (["--ddof", "1", "--num-samples", "1"], "num_samples"),
+        (["--chains", "-5"], "num_chains"),
+        (["--workflow", "mix", "--real-weight", "1.5"], "real_weight"),
+        (["--workflow", "mix"], "real_weight"),
+        (["--num-samples", "abc"], "num-samples"),
+        (["--temperature", "nan"], "temperature"),
+        (["--ddof", "3"], "ddof"),
+        (["--json", "/nonexistent-dir/r.json"], "json"),
+        (["--metrics", "std,bogus"], "metrics"),
+        (["--exact-path", "on", "--workflow", "accumulate-subsample"], "exact_path"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(capsys, extra, word):
+    assert main(SMALL + extra) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("jaxcollapse: error:")
+    assert word in lines[0]
+    assert "Traceback" not in captured.err
+
+
+def test_real_process_exit_code_and_help():
+    bad = subprocess.run(
+        [sys.executable, "-m", "jaxcollapse.cli", "run", "--chains", "x"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+    helped = subprocess.run(
+        [sys.executable, "-m", "jaxcollapse.cli", "run", "--help"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert helped.returncode == 0
+    for word in ("gaussian", "replace", "accumulate-subsample", "fresh", "mix", "--x64"):
+        assert word in helped.stdout
+
+
+def test_x64_keeps_a_collapsed_test_nll_finite(capsys, tmp_path):
+    """In float32 the test NLL of a deeply collapsed model overflows; --x64 holds it."""
+    path = tmp_path / "r.json"
+    code = subprocess.run(
+        [sys.executable, "-m", "jaxcollapse.cli", "run", "--num-samples", "4",
+         "--generations", "300", "--chains", "64", "--x64", "--json", str(path),
+         "--no-progress"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert code.returncode == 0, code.stderr
+    data = json.loads(path.read_text())
+    assert data["config"]["x64"] is True
+    assert data["metrics"]["test_nll"]["nonfinite"][-1] == 0
+    assert data["metrics"]["test_nll"]["mean"][-1] > 1e38
