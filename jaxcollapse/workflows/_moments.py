@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxcollapse.workflows import _frame
+from jaxcollapse.workflows._chisquare import log_chisquare
 from jaxcollapse.workflows._frame import Frame
 from jaxcollapse.workflows._linalg import matmul, matvec
 
@@ -85,14 +86,15 @@ def gaussian_group(key, num: int, dim: int, scale, frame: Frame) -> Moments:
 
     The sample mean is N(0, scale^2 I / num) and, independently, the scatter is
     Wishart(num - 1, scale^2 I), drawn by the Bartlett decomposition (Bartlett
-    1933): scatter = A A^T with A lower triangular, A_ii^2 ~ chi^2(num - 1 - i),
+    1933): scatter = A A^T with A lower triangular, A_ii^2 ~ chi^2(num - 1 - i) (see _chisquare.py),
     A_ij ~ N(0, 1) below the diagonal.
     """
     dtype = frame.log_scale.dtype
     k_mean, k_diag, k_off = jax.random.split(key, 3)
     mean = scale * jax.random.normal(k_mean, (dim,), dtype) / jnp.sqrt(num)
     dof = (num - 1 - jnp.arange(dim)).astype(dtype)
-    diag = jnp.sqrt(2.0 * jax.random.gamma(k_diag, dof / 2.0, dtype=dtype))
+    diag_keys = jax.random.split(k_diag, dim)
+    diag = jnp.exp(0.5 * jax.vmap(log_chisquare)(diag_keys, dof))
     lower = jnp.tril(jax.random.normal(k_off, (dim, dim), dtype), -1)
     bartlett = lower + jnp.diag(diag)
     scatter = scale**2 * matmul(bartlett, bartlett.T)
