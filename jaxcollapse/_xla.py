@@ -1,22 +1,43 @@
-"""XLA settings that jaxcollapse's reproducibility relies on.
+"""XLA settings that jaxcollapse's speed and reproducibility rely on.
 
-XLA's newer CPU fusion emitters may contract a multiply and an add into one
-fused multiply-add in one compiled program and not in another (the choice
-follows fusion boundaries, which differ once a program is partitioned over
-several devices). Each is correct, but the last bits differ, and jaxcollapse
-promises the same numbers for the same seed on any chunk size and device count.
-The classic emitters round every operation separately, and measured no slower
-on our Gaussian workloads (benchmarks/README.md), so we ask for them. The flag
-must be in XLA_FLAGS before JAX starts its CPU backend; a user who sets
-XLA_FLAGS themselves keeps their own choice of this flag.
+Both are put in XLA_FLAGS at import, only where the user has not set that flag
+already (a user's own XLA_FLAGS always win), and take effect if JAX's CPU
+backend has not started yet. JAXCOLLAPSE_KEEP_XLA_FLAGS=1 turns this off.
+
+- One CPU device per core. XLA runs one program per device, and its threads use
+  well under two cores of a two-core machine; two host devices let shard_map put
+  half of the chains on each core (about 2x on our Gaussian benchmarks, see
+  benchmarks/README.md). Results do not depend on the device count (tests).
+- Classic CPU emitters. XLA's newer CPU fusion emitters may contract a multiply
+  and an add into one fused multiply-add in one compiled program and not in
+  another (the choice follows fusion boundaries, which differ once a program is
+  partitioned over several devices). Each is correct, but the last bits differ,
+  and jaxcollapse promises the same numbers for the same seed on any chunk size
+  and device count. The classic emitters round every operation separately, and
+  measured about 20% faster on the sample-level Gaussian path.
 """
 
 import os
 
-FLAG = "--xla_cpu_use_fusion_emitters"
+EMITTERS = "--xla_cpu_use_fusion_emitters"
+HOST_DEVICES = "--xla_force_host_platform_device_count"
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def configure_xla() -> None:
+    if os.environ.get("JAXCOLLAPSE_KEEP_XLA_FLAGS") == "1":
+        return
     flags = os.environ.get("XLA_FLAGS", "")
-    if FLAG not in flags:
-        os.environ["XLA_FLAGS"] = (flags + f" {FLAG}=false").strip()
+    extra = []
+    if EMITTERS not in flags:
+        extra.append(f"{EMITTERS}=false")
+    if HOST_DEVICES not in flags:
+        extra.append(f"{HOST_DEVICES}={_cores()}")
+    if extra:
+        os.environ["XLA_FLAGS"] = " ".join([flags, *extra]).strip()

@@ -49,7 +49,7 @@ def validate_run(
     num_generations = _integer("num_generations", num_generations, 0)
     num_chains = _integer("num_chains", num_chains, 1)
     seed = _integer("seed", seed, 0, 2**63 - 1)
-    num_test = _integer("num_test", num_test, 1)
+    num_test = _integer("num_test", num_test, fewest)
     keep_trajectories = _integer("keep_trajectories", keep_trajectories, 0, num_chains)
     if chunk_size is not None:
         _integer("chunk_size", chunk_size, 1)

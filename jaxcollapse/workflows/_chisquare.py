@@ -15,17 +15,19 @@ The result is exact (rejection sampling is exact however many proposals it
 takes); only the order in which random numbers are consumed is ours.
 """
 
+import math
+
 import jax
 import jax.numpy as jnp
 
 CANDIDATES = 3
 
 
-def _propose(key, d, c, num):
+def _propose(key, d: float, c: float, dtype):
+    """CANDIDATES Marsaglia-Tsang proposals; (any accepted, first accepted)."""
     k_x, k_u = jax.random.split(key)
-    dtype = d.dtype
-    x = jax.random.normal(k_x, (num,), dtype)
-    u = jax.random.uniform(k_u, (num,), dtype, minval=jnp.finfo(dtype).tiny)
+    x = jax.random.normal(k_x, (CANDIDATES,), dtype)
+    u = jax.random.uniform(k_u, (CANDIDATES,), dtype, minval=jnp.finfo(dtype).tiny)
     v = (1.0 + c * x) ** 3
     safe_v = jnp.where(v > 0, v, 1.0)
     ok = (v > 0) & (jnp.log(u) < 0.5 * x * x + d - d * safe_v + d * jnp.log(safe_v))
@@ -33,39 +35,40 @@ def _propose(key, d, c, num):
     return ok[first], d * safe_v[first]
 
 
-def _gamma_at_least_one(key, a):
-    """One Gamma(a) draw, a >= 1 (scalar)."""
+def _gamma_at_least_one(key, a: float, dtype):
+    """One Gamma(a) draw for a static a >= 1."""
     d = a - 1.0 / 3.0
-    c = 1.0 / jnp.sqrt(9.0 * d)
-    done, value = _propose(jax.random.fold_in(key, 0), d, c, CANDIDATES)
+    c = 1.0 / math.sqrt(9.0 * d)
+    k_first, k_more = jax.random.split(key)
+    done, value = _propose(k_first, d, c, dtype)
 
     def more(state):
         attempt, done, value = state
-        ok, proposal = _propose(jax.random.fold_in(key, attempt), d, c, CANDIDATES)
+        ok, proposal = _propose(jax.random.fold_in(k_more, attempt), d, c, dtype)
         return attempt + 1, ok, jnp.where(ok, proposal, value)
 
     _, _, value = jax.lax.while_loop(
-        lambda s: ~s[1], more, (jnp.uint32(1), done, value)
+        lambda s: ~s[1], more, (jnp.uint32(0), done, value)
     )
     return value
 
 
-def log_chisquare(key, dof):
-    """log of one chi^2_dof draw (dof > 0, scalar), exact in law.
+def log_chisquare(key, dof: float, dtype=None):
+    """log of one chi^2_dof draw, for a static dof > 0; exact in law.
 
     The log is returned so that callers can keep scales in log space; for
     dof < 2 it is formed as log Gamma(a + 1) + log(U) / a without underflow.
     """
-    a = 0.5 * dof
+    dtype = dtype or jnp.zeros(()).dtype
+    a = 0.5 * float(dof)
+    if a >= 1.0:
+        return math.log(2.0) + jnp.log(_gamma_at_least_one(key, a, dtype))
     k_gamma, k_boost = jax.random.split(key)
-    boosted = a < 1.0
-    g = _gamma_at_least_one(k_gamma, jnp.where(boosted, a + 1.0, a))
-    dtype = g.dtype
+    g = _gamma_at_least_one(k_gamma, a + 1.0, dtype)
     u = jax.random.uniform(k_boost, (), dtype, minval=jnp.finfo(dtype).tiny)
-    log_g = jnp.log(g) + jnp.where(boosted, jnp.log(u) / a, 0.0)
-    return jnp.log(2.0) + log_g
+    return math.log(2.0) + jnp.log(g) + jnp.log(u) / a
 
 
-def chisquare(key, dof):
-    """One chi^2_dof draw (dof > 0, scalar)."""
-    return jnp.exp(log_chisquare(key, dof))
+def chisquare(key, dof: float, dtype=None):
+    """One chi^2_dof draw for a static dof > 0."""
+    return jnp.exp(log_chisquare(key, dof, dtype))

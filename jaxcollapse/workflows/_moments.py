@@ -92,11 +92,15 @@ def gaussian_group(key, num: int, dim: int, scale, frame: Frame) -> Moments:
     dtype = frame.log_scale.dtype
     k_mean, k_diag, k_off = jax.random.split(key, 3)
     mean = scale * jax.random.normal(k_mean, (dim,), dtype) / jnp.sqrt(num)
-    dof = (num - 1 - jnp.arange(dim)).astype(dtype)
-    diag_keys = jax.random.split(k_diag, dim)
-    diag = jnp.exp(0.5 * jax.vmap(log_chisquare)(diag_keys, dof))
-    lower = jnp.tril(jax.random.normal(k_off, (dim, dim), dtype), -1)
-    bartlett = lower + jnp.diag(diag)
+    diag_keys = jax.random.split(k_diag, dim) if dim > 1 else k_diag[None]
+    diag = jnp.exp(
+        0.5 * jnp.stack(
+            [log_chisquare(diag_keys[i], num - 1 - i, dtype) for i in range(dim)]
+        )
+    )
+    bartlett = jnp.diag(diag)
+    if dim > 1:
+        bartlett = bartlett + jnp.tril(jax.random.normal(k_off, (dim, dim), dtype), -1)
     scatter = scale**2 * matmul(bartlett, bartlett.T)
     one = jnp.ones((), dtype)
     return Moments(
