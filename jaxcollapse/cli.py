@@ -80,23 +80,30 @@ def _check_writable(path):
 
 
 class Progress:
-    """A one-line progress bar on stderr, shown once a run passes two seconds."""
+    """A one-line progress bar on stderr, shown once a run passes two seconds.
+
+    The time left is estimated from the rate since the first report, so the
+    compilation before it does not inflate the estimate."""
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
         self.start = time.perf_counter()
+        self.first = None
         self.shown = False
 
     def __call__(self, done, total):
-        elapsed = time.perf_counter() - self.start
+        now = time.perf_counter()
+        if self.first is None:
+            self.first = (now, done)
+        elapsed = now - self.start
         if not self.enabled or (elapsed < 2.0 and done < total):
             return
         frac = done / total if total else 1.0
-        eta = elapsed * (1 - frac) / frac if frac > 0 else float("nan")
+        since, done_then = now - self.first[0], done - self.first[1]
+        left = f"about {since * (total - done) / done_then:5.1f} s left" if done_then else ""
         bar = "#" * int(30 * frac)
-        sys.stderr.write(
-            f"\r[{bar:<30}] {100 * frac:5.1f}%  {elapsed:6.1f} s, about {eta:5.1f} s left"
-        )
+        line = f"[{bar:<30}] {100 * frac:5.1f}%  {elapsed:6.1f} s  {left}"
+        sys.stderr.write(f"\r{line:<72}")
         sys.stderr.flush()
         self.shown = True
 
