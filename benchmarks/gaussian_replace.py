@@ -206,16 +206,26 @@ def peak_child(args):
     out = run_jaxcollapse(
         clock, args.chains, args.n, args.generations, args.seed, "off", args.chunk_size
     )
-    out["startup_s"] = started - _T_START  # imports and backend, after interpreter start
+    out["startup_s"] = (
+        started - _T_START
+    )  # imports and backend, after interpreter start
     print(json.dumps(out), flush=True)
 
 
 def run_peak(args):
     """Start the memory subprocess; its wall time, peak RSS and own timings."""
     command = [
-        sys.executable, os.path.abspath(__file__), "--_peak-child",
-        "--chains", str(args.peak_chains), "--n", str(args.peak_n),
-        "--generations", str(args.generations), "--seed", str(args.seed),
+        sys.executable,
+        os.path.abspath(__file__),
+        "--_peak-child",
+        "--chains",
+        str(args.peak_chains),
+        "--n",
+        str(args.peak_n),
+        "--generations",
+        str(args.generations),
+        "--seed",
+        str(args.seed),
     ]
     if args.chunk_size:
         command += ["--chunk-size", str(args.chunk_size)]
@@ -294,7 +304,9 @@ def machine_info():
         "jaxcollapse": jaxcollapse.__version__,
         "jax_backend": jax.default_backend(),
         "jax_devices": [str(d) for d in jax.devices()],
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"
+        ),
     }
 
 
@@ -303,10 +315,20 @@ def source_state():
     here = os.path.dirname(os.path.abspath(__file__))
     state = {"git_commit": "unknown", "git_dirty": None}
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here,
-                                capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "../jaxcollapse"],
-                               cwd=here, capture_output=True, text=True, timeout=10)
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "../jaxcollapse"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.SubprocessError):
         return state
     if commit.returncode == 0:
@@ -375,8 +397,14 @@ def build_rows(args, base, jc_rows, peak):
         chains = args.sample_chains if sample_level else args.exact_chains
         n = args.sample_n if sample_level else args.exact_n
         path = "sample-level" if sample_level else "exact path"
-        row = make(f"jaxcollapse {path}, {when}", f"jc-{exact}-{when}", chains, n,
-                   out, samples=sample_level)
+        row = make(
+            f"jaxcollapse {path}, {when}",
+            f"jc-{exact}-{when}",
+            chains,
+            n,
+            out,
+            samples=sample_level,
+        )
         compare(row)
         if sample_level:
             row["target"] = ">=30x loop, >=3x vec"
@@ -388,8 +416,13 @@ def build_rows(args, base, jc_rows, peak):
         rows.append(row)
 
     if peak is not None:
-        row = make("jaxcollapse sample-level, cold, own process", "jc-peak",
-                   args.peak_chains, args.peak_n, peak)
+        row = make(
+            "jaxcollapse sample-level, cold, own process",
+            "jc-peak",
+            args.peak_chains,
+            args.peak_n,
+            peak,
+        )
         compare(row)
         rss = peak["peak_rss_bytes"]
         row["target"] = f"peak RSS {rss / 1e6:.0f} MB <= 2000 MB"
@@ -399,9 +432,23 @@ def build_rows(args, base, jc_rows, peak):
 
 
 def format_table(rows):
-    header = ["method", "chains", "n", "T", "wall s", "compile s", "cores", "others",
-              "chain-gen/s", "samples/s", "x loop", "x vec", "E std_T +- sem",
-              "target", "result"]
+    header = [
+        "method",
+        "chains",
+        "n",
+        "T",
+        "wall s",
+        "compile s",
+        "cores",
+        "others",
+        "chain-gen/s",
+        "samples/s",
+        "x loop",
+        "x vec",
+        "E std_T +- sem",
+        "target",
+        "result",
+    ]
     left = {0, 13, 14}
 
     def num(x, fmt, suffix=""):
@@ -409,35 +456,47 @@ def format_table(rows):
 
     body = []
     for r in rows:
-        body.append([
-            r["label"],
-            si(r["chains"]),
-            str(r["n"]),
-            str(r["T"]),
-            f"{r['wall_s']:.2f}",
-            num(r["compile_s"], ".2f"),
-            num(r["cores"], ".2f"),
-            num(r["others_cores"], ".2f"),
-            si(r["chain_gen_per_s"]),
-            si(r["samples_per_s"]),
-            num(r["vs_loop"], ".1f", "x"),
-            num(r["vs_vec"], ".2f", "x"),
-            f"{r['std_T']:.4f} +- {r['std_T_sem']:.4f}",
-            r["target"],
-            r["result"],
-        ])
+        body.append(
+            [
+                r["label"],
+                si(r["chains"]),
+                str(r["n"]),
+                str(r["T"]),
+                f"{r['wall_s']:.2f}",
+                num(r["compile_s"], ".2f"),
+                num(r["cores"], ".2f"),
+                num(r["others_cores"], ".2f"),
+                si(r["chain_gen_per_s"]),
+                si(r["samples_per_s"]),
+                num(r["vs_loop"], ".1f", "x"),
+                num(r["vs_vec"], ".2f", "x"),
+                f"{r['std_T']:.4f} +- {r['std_T_sem']:.4f}",
+                r["target"],
+                r["result"],
+            ]
+        )
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
 
     def line(cells):
-        return "| " + " | ".join(
-            c.ljust(widths[i]) if i in left else c.rjust(widths[i])
-            for i, c in enumerate(cells)
-        ) + " |"
+        return (
+            "| "
+            + " | ".join(
+                c.ljust(widths[i]) if i in left else c.rjust(widths[i])
+                for i, c in enumerate(cells)
+            )
+            + " |"
+        )
 
-    rule = "|" + "|".join(
-        (":" + "-" * (widths[i] + 1)) if i in left else ("-" * (widths[i] + 1) + ":")
-        for i in range(len(header))
-    ) + "|"
+    rule = (
+        "|"
+        + "|".join(
+            (":" + "-" * (widths[i] + 1))
+            if i in left
+            else ("-" * (widths[i] + 1) + ":")
+            for i in range(len(header))
+        )
+        + "|"
+    )
     return "\n".join([line(header), rule] + [line(b) for b in body])
 
 
@@ -453,38 +512,76 @@ def vec_block(args, n):
 
 def parse(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true",
-                   help="much smaller sizes (under a minute); targets still printed")
-    p.add_argument("--json", metavar="PATH", help="also write the table and machine info")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="much smaller sizes (under a minute); targets still printed",
+    )
+    p.add_argument(
+        "--json", metavar="PATH", help="also write the table and machine info"
+    )
     p.add_argument("--generations", type=int, default=None, help="T (default 100)")
     p.add_argument("--sample-chains", type=int, default=None)
     p.add_argument("--sample-n", type=int, default=100)
     p.add_argument("--exact-chains", type=int, default=None)
     p.add_argument("--exact-n", type=int, default=1000)
-    p.add_argument("--loop-chains", type=int, default=None,
-                   help="chains for the per-chain NumPy loop (a subset)")
-    p.add_argument("--vec-chains", type=int, default=None,
-                   help="chains for the vectorised NumPy loop (a subset)")
-    p.add_argument("--vec-block", type=int, default=None,
-                   help="chains per block in the vectorised loop (default ~1e5/n)")
-    p.add_argument("--peak-chains", type=int, default=None,
-                   help="chains of the peak-memory subprocess (default 10^6)")
+    p.add_argument(
+        "--loop-chains",
+        type=int,
+        default=None,
+        help="chains for the per-chain NumPy loop (a subset)",
+    )
+    p.add_argument(
+        "--vec-chains",
+        type=int,
+        default=None,
+        help="chains for the vectorised NumPy loop (a subset)",
+    )
+    p.add_argument(
+        "--vec-block",
+        type=int,
+        default=None,
+        help="chains per block in the vectorised loop (default ~1e5/n)",
+    )
+    p.add_argument(
+        "--peak-chains",
+        type=int,
+        default=None,
+        help="chains of the peak-memory subprocess (default 10^6)",
+    )
     p.add_argument("--peak-n", type=int, default=100)
     p.add_argument("--no-peak", action="store_true", help="skip the memory subprocess")
-    p.add_argument("--chunk-size", type=int, default=None,
-                   help="passed to simulate (default: its own choice)")
+    p.add_argument(
+        "--chunk-size",
+        type=int,
+        default=None,
+        help="passed to simulate (default: its own choice)",
+    )
     p.add_argument("--seed", type=int, default=0)
     # Internal: the peak-memory subprocess.
-    p.add_argument("--_peak-child", dest="peak_child", action="store_true",
-                   help=argparse.SUPPRESS)
+    p.add_argument(
+        "--_peak-child", dest="peak_child", action="store_true", help=argparse.SUPPRESS
+    )
     p.add_argument("--chains", type=int, help=argparse.SUPPRESS)
     p.add_argument("--n", type=int, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
-    full = dict(generations=100, sample_chains=10**5, exact_chains=10**6,
-                loop_chains=200, vec_chains=10**4, peak_chains=10**6)
-    quick = dict(generations=20, sample_chains=1 << 13, exact_chains=1 << 16,
-                 loop_chains=50, vec_chains=2000, peak_chains=1 << 15)
+    full = dict(
+        generations=100,
+        sample_chains=10**5,
+        exact_chains=10**6,
+        loop_chains=200,
+        vec_chains=10**4,
+        peak_chains=10**6,
+    )
+    quick = dict(
+        generations=20,
+        sample_chains=1 << 13,
+        exact_chains=1 << 16,
+        loop_chains=50,
+        vec_chains=2000,
+        peak_chains=1 << 15,
+    )
     defaults = quick if args.quick else full
     for name, value in defaults.items():
         if getattr(args, name) is None:
@@ -515,39 +612,57 @@ def main(argv=None):
     T = args.generations
 
     def say(msg):
-        print(f"[{time.perf_counter() - _T_START:7.1f}s] {msg}", file=sys.stderr, flush=True)
+        print(
+            f"[{time.perf_counter() - _T_START:7.1f}s] {msg}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     # Baselines: one at a time (NumPy is single-threaded; nothing overlaps).
     base = {}
     ns = sorted({args.sample_n, args.exact_n})
     for n in ns:
         say(f"numpy per-chain loop: {args.loop_chains} chains, n={n}, T={T}")
-        base[("loop", n)] = _baseline(numpy_per_chain, args.loop_chains, n, T, args.seed)
+        base[("loop", n)] = _baseline(
+            numpy_per_chain, args.loop_chains, n, T, args.seed
+        )
     for n in ns:
         block = vec_block(args, n)
-        say(f"numpy vectorised: {args.vec_chains} chains (blocks of {block}), n={n}, T={T}")
-        base[("vec", n)] = _baseline(numpy_vectorised, args.vec_chains, n, T, args.seed, block)
+        say(
+            f"numpy vectorised: {args.vec_chains} chains (blocks of {block}), n={n}, T={T}"
+        )
+        base[("vec", n)] = _baseline(
+            numpy_vectorised, args.vec_chains, n, T, args.seed, block
+        )
 
     jc_rows = {}
-    for exact, chains, n in (("off", args.sample_chains, args.sample_n),
-                             ("on", args.exact_chains, args.exact_n)):
+    for exact, chains, n in (
+        ("off", args.sample_chains, args.sample_n),
+        ("on", args.exact_chains, args.exact_n),
+    ):
         for when in ("cold", "warm"):
-            say(f"jaxcollapse exact_path={exact}: {chains} chains, n={n}, T={T} ({when})")
+            say(
+                f"jaxcollapse exact_path={exact}: {chains} chains, n={n}, T={T} ({when})"
+            )
             jc_rows[(exact, when)] = run_jaxcollapse(
                 clock, chains, n, T, args.seed, exact, args.chunk_size
             )
 
     peak = None
     if not args.no_peak:
-        say(f"peak-memory subprocess: {args.peak_chains} chains, n={args.peak_n}, T={T}")
+        say(
+            f"peak-memory subprocess: {args.peak_chains} chains, n={args.peak_n}, T={T}"
+        )
         peak = run_peak(args)
     info["loadavg_end"] = os.getloadavg()
     say("done")
 
     rows = build_rows(args, base, jc_rows, peak)
     table = format_table(rows)
-    theory = {n: theory_std_T(n, T) for n in sorted({args.sample_n, args.exact_n,
-                                                     args.peak_n})}
+    theory = {
+        n: theory_std_T(n, T)
+        for n in sorted({args.sample_n, args.exact_n, args.peak_n})
+    }
     lines = [
         "Gaussian `replace` chain (d=1, ddof=0, tau=1), chain-generations = chains x T",
         f"machine: {info['cpu_model']}, {info['cpus_usable']} CPUs, {info['platform']}",
@@ -566,7 +681,8 @@ def main(argv=None):
         "cores: CPU seconds of this process per wall second; others: CPU seconds of all"
         " other processes on the machine per wall second, during the row (/proc/stat).",
         "E std_T: mean over chains of the fitted std at generation T; theory "
-        + ", ".join(f"{theory[n]:.4f} (n={n})" for n in theory) + ".",
+        + ", ".join(f"{theory[n]:.4f} (n={n})" for n in theory)
+        + ".",
         f"jax+jaxcollapse import {info['import_jax_jaxcollapse_s']:.2f}s and backend"
         f" start {info['backend_init_s']:.2f}s are outside every row.",
     ]
@@ -585,8 +701,11 @@ def main(argv=None):
         record = {
             "benchmark": "gaussian_replace",
             "machine": info,
-            "arguments": {k: v for k, v in vars(args).items()
-                          if k not in ("peak_child", "chains", "n")},
+            "arguments": {
+                k: v
+                for k, v in vars(args).items()
+                if k not in ("peak_child", "chains", "n")
+            },
             "rows": rows,
             "theory_std_T": {str(n): v for n, v in theory.items()},
             "table": text,
@@ -600,8 +719,13 @@ def main(argv=None):
 def _baseline(function, *args):
     with Meter() as meter:
         _, mean, sem = function(*args)
-    return {"wall_s": meter.wall, "cores": meter.cores, "others_cores": meter.others,
-            "std_T": float(mean), "std_T_sem": float(sem)}
+    return {
+        "wall_s": meter.wall,
+        "cores": meter.cores,
+        "others_cores": meter.others,
+        "std_T": float(mean),
+        "std_T_sem": float(sem),
+    }
 
 
 def fmt_load(values):

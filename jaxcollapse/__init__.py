@@ -6,10 +6,10 @@ from jaxcollapse._xla import configure_xla as _configure_xla
 
 _configure_xla()
 
-from jaxcollapse.models.gaussian import Gaussian, GaussianParams
-from jaxcollapse.results import Results
-from jaxcollapse.simulate import simulate
-from jaxcollapse.workflows import WORKFLOWS, get_workflow
+from jaxcollapse.models.gaussian import Gaussian, GaussianParams  # noqa: E402
+from jaxcollapse.results import Results  # noqa: E402
+from jaxcollapse.simulate import simulate  # noqa: E402
+from jaxcollapse.workflows import WORKFLOWS, get_workflow  # noqa: E402
 
 __all__ = [
     "WORKFLOWS",

@@ -50,10 +50,17 @@ def init_chain(key, model, workflow, sizes: Sizes, exact: bool):
 
 
 def advance_chain(
-    key, state: ChainState, steps, model, workflow, sizes: Sizes, temperature,
-    real_weight, exact: bool,
+    key,
+    state: ChainState,
+    steps,
+    model,
+    workflow,
+    sizes: Sizes,
+    temperature,
+    real_weight,
+    exact: bool,
 ):
-    """Run generations `steps` (uint32 array); returns (state, {name: (len(steps),)})."""
+    """Run generations `steps` (uint32 array); return (state, {name: (steps,)})."""
 
     def generation(state, t):
         keys = jax.random.split(jax.random.fold_in(key, t), 4)

@@ -27,8 +27,11 @@ class UsageError(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="jaxcollapse", description="Self-consuming generative "
-                     "chains at scale, with closed-form theory beside the simulation.")
+    parser = _Parser(
+        prog="jaxcollapse",
+        description="Self-consuming generative "
+        "chains at scale, with closed-form theory beside the simulation.",
+    )
     parser.add_argument("--version", action="store_true", help="print the version")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     run = sub.add_parser(
@@ -46,15 +49,24 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--num-real", type=int, default=None, help="real points (=n)")
     run.add_argument("--num-test", type=int, default=500, help="held-out real points")
     run.add_argument("--temperature", type=float, default=1.0, help="sampling tau")
-    run.add_argument("--real-weight", type=float, default=None,
-                     help="lambda in [0, 1] (fresh, mix)")
+    run.add_argument(
+        "--real-weight", type=float, default=None, help="lambda in [0, 1] (fresh, mix)"
+    )
     run.add_argument("--dim", type=int, default=1, help="gaussian dimension")
     run.add_argument("--ddof", type=int, default=0, help="gaussian: 0 or 1")
-    run.add_argument("--exact-path", default="auto", choices=("auto", "on", "off"),
-                     help="sufficient-statistic fast path (auto: wherever exact)")
+    run.add_argument(
+        "--exact-path",
+        default="auto",
+        choices=("auto", "on", "off"),
+        help="sufficient-statistic fast path (auto: wherever exact)",
+    )
     run.add_argument("--chunk-size", type=int, default=None, help="chains per chunk")
-    run.add_argument("--trajectories", type=int, default=0,
-                     help="keep per-chain paths of the first K chains in the JSON")
+    run.add_argument(
+        "--trajectories",
+        type=int,
+        default=0,
+        help="keep per-chain paths of the first K chains in the JSON",
+    )
     run.add_argument("--metrics", default=None, help="comma-separated metrics to show")
     run.add_argument("--json", default=None, metavar="PATH", help="write results")
     run.add_argument("--x64", action="store_true", help="compute in float64")
@@ -66,7 +78,9 @@ def _model(args):
     from jaxcollapse.models import FAMILIES
 
     if args.model not in FAMILIES:
-        raise ValueError(f"model must be one of {', '.join(FAMILIES)}; got {args.model!r}")
+        raise ValueError(
+            f"model must be one of {', '.join(FAMILIES)}; got {args.model!r}"
+        )
     return FAMILIES[args.model](dim=args.dim, ddof=args.ddof)
 
 
@@ -75,7 +89,9 @@ def _check_writable(path):
         raise ValueError(f"--json must be a file path, not a directory: {path}")
     folder = os.path.dirname(os.path.abspath(path))
     exists = os.path.exists(path)
-    if not os.path.isdir(folder) or not os.access(folder if not exists else path, os.W_OK):
+    if not os.path.isdir(folder) or not os.access(
+        folder if not exists else path, os.W_OK
+    ):
         raise ValueError(f"--json path is not writable: {path}")
 
 
@@ -100,7 +116,11 @@ class Progress:
             return
         frac = done / total if total else 1.0
         since, done_then = now - self.first[0], done - self.first[1]
-        left = f"about {since * (total - done) / done_then:5.1f} s left" if done_then else ""
+        left = (
+            f"about {since * (total - done) / done_then:5.1f} s left"
+            if done_then
+            else ""
+        )
         bar = "#" * int(30 * frac)
         line = f"[{bar:<30}] {100 * frac:5.1f}%  {elapsed:6.1f} s  {left}"
         sys.stderr.write(f"\r{line:<72}")
@@ -154,9 +174,7 @@ def _run(args) -> int:
         bar.close()
     cfg = results.config
     path = "exact fast path" if cfg["exact_path"] else "sample-level path"
-    settings = ", ".join(
-        f"{k}={cfg[k]}" for k in ("dim", "ddof") if k in cfg
-    )
+    settings = ", ".join(f"{k}={cfg[k]}" for k in ("dim", "ddof") if k in cfg)
     print(
         f"{cfg['model']} ({settings}) / {cfg['workflow']}: n={cfg['num_samples']}, "
         f"num_real={cfg['num_real']}, T={cfg['num_generations']}, "

@@ -1,7 +1,6 @@
 """Validation of run settings: one clear ValueError naming the setting and the
 allowed values (SPEC §6), raised before anything is compiled."""
 
-import math
 import numbers
 import platform
 
@@ -24,7 +23,8 @@ def _numbers(name, value):
     try:
         arr = np.atleast_1d(np.asarray(value, dtype=np.float64))
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number or a list of numbers; got {value!r}")
+        message = f"{name} must be a number or a list of numbers; got {value!r}"
+        raise ValueError(message) from None
     if arr.ndim != 1 or arr.size == 0 or isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name} must be a number or a list of numbers; got {value!r}")
     if not np.all(np.isfinite(arr)):
@@ -33,19 +33,35 @@ def _numbers(name, value):
 
 
 def validate_run(
-    model, workflow, *, num_samples, num_generations, num_chains, seed, num_real,
-    num_test, temperature, real_weight, exact_path, chunk_size, keep_trajectories,
+    model,
+    workflow,
+    *,
+    num_samples,
+    num_generations,
+    num_chains,
+    seed,
+    num_real,
+    num_test,
+    temperature,
+    real_weight,
+    exact_path,
+    chunk_size,
+    keep_trajectories,
 ) -> dict:
     """Check every setting; return the resolved settings as a plain dict."""
     from jaxcollapse.workflows import WORKFLOWS
 
     name = workflow if isinstance(workflow, str) else getattr(workflow, "name", None)
     if name not in WORKFLOWS:
-        raise ValueError(f"workflow must be one of {', '.join(WORKFLOWS)}; got {name!r}")
+        raise ValueError(
+            f"workflow must be one of {', '.join(WORKFLOWS)}; got {name!r}"
+        )
     flow = WORKFLOWS[name]
     fewest = model.dim + 1 if hasattr(model, "dim") else 1
     num_samples = _integer("num_samples", num_samples, fewest)
-    num_real = num_samples if num_real is None else _integer("num_real", num_real, fewest)
+    num_real = (
+        num_samples if num_real is None else _integer("num_real", num_real, fewest)
+    )
     num_generations = _integer("num_generations", num_generations, 0)
     num_chains = _integer("num_chains", num_chains, 1)
     seed = _integer("seed", seed, 0, 2**63 - 1)
@@ -58,7 +74,9 @@ def validate_run(
         raise ValueError(f"temperature must be > 0; got {temperature!r}")
     if real_weight is None:
         if name == "mix":
-            raise ValueError("real_weight is required by workflow mix: a number in [0, 1]")
+            raise ValueError(
+                "real_weight is required by workflow mix: a number in [0, 1]"
+            )
     else:
         if name not in ("fresh", "mix"):
             raise ValueError(
@@ -78,9 +96,7 @@ def validate_run(
             f"{name}; use auto or off"
         )
     settings = {"model": model.name}
-    settings.update(
-        {k: v for k, v in vars(model).items() if not k.startswith("_")}
-    )
+    settings.update({k: v for k, v in vars(model).items() if not k.startswith("_")})
     settings.update(
         workflow=name,
         num_samples=num_samples,
@@ -110,5 +126,3 @@ def environment() -> dict:
         "x64": bool(jax.config.jax_enable_x64),
         "machine": platform.machine(),
     }
-
-

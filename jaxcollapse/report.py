@@ -68,7 +68,9 @@ def table(results, metrics=None, max_rows: int = 14) -> str:
     widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
     text = []
     for i, r in enumerate(cells):
-        text.append("  ".join(c.rjust(w) for c, w in zip(r, widths)).rstrip())
+        text.append(
+            "  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        )
         if i == 0:
             text.append("-" * len(text[0]))
     return "\n".join(text)

@@ -51,7 +51,8 @@ class Results:
         }
         if self.trajectories:
             out["trajectories"] = {
-                name: [_clean(row) for row in v] for name, v in self.trajectories.items()
+                name: [_clean(row) for row in v]
+                for name, v in self.trajectories.items()
             }
         return out
 

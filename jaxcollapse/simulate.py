@@ -59,12 +59,24 @@ def _over_blocks(block_fn, mesh, head_blocks, ids, valid, replicated, state=None
 
 @partial(jax.jit, static_argnames=_STATIC)
 def _init_chunk(
-    root, ids, valid, temperature, real_weight, *, model, workflow, sizes, exact,
-    mesh, head_blocks,
+    root,
+    ids,
+    valid,
+    temperature,
+    real_weight,
+    *,
+    model,
+    workflow,
+    sizes,
+    exact,
+    mesh,
+    head_blocks,
 ):
     def block_fn(ids, valid, root, temperature, real_weight):
         def one(i):
-            return init_chain(jax.random.fold_in(root, i), model, workflow, sizes, exact)
+            return init_chain(
+                jax.random.fold_in(root, i), model, workflow, sizes, exact
+            )
 
         state, first = jax.vmap(one)(ids)
         values = _stack(first, model.metric_names)[:, None, :]  # (B, 1, M)
@@ -72,7 +84,9 @@ def _init_chunk(
         # Generation 0 does not depend on the grid: repeat it per setting.
         grid = temperature.shape[0]
         state = jax.tree.map(lambda x: jnp.broadcast_to(x, (grid,) + x.shape), state)
-        moments = jax.tree.map(lambda x: jnp.broadcast_to(x, (grid,) + x.shape), moments)
+        moments = jax.tree.map(
+            lambda x: jnp.broadcast_to(x, (grid,) + x.shape), moments
+        )
         values = jnp.broadcast_to(values, (grid,) + values.shape)
         return state, moments, values
 
@@ -82,8 +96,21 @@ def _init_chunk(
 
 @partial(jax.jit, static_argnames=_STATIC + ("length",))
 def _advance_chunk(
-    root, ids, valid, temperature, real_weight, state, start, *, model, workflow,
-    sizes, exact, mesh, head_blocks, length,
+    root,
+    ids,
+    valid,
+    temperature,
+    real_weight,
+    state,
+    start,
+    *,
+    model,
+    workflow,
+    sizes,
+    exact,
+    mesh,
+    head_blocks,
+    length,
 ):
     def block_fn(ids, valid, state, root, temperature, real_weight, start):
         steps = start + jnp.arange(length, dtype=jnp.uint32)
@@ -178,13 +205,17 @@ def simulate(
         chunk_size=chunk_size,
         keep_trajectories=keep_trajectories,
     )
-    flow = workflow if not isinstance(workflow, str) else get_workflow(
-        workflow, real_weight=real_weight
+    flow = (
+        workflow
+        if not isinstance(workflow, str)
+        else get_workflow(workflow, real_weight=real_weight)
     )
     exact = settings["exact_path"]
     num_real = settings["num_real"]
     temps, temp_grid = _as_grid("temperature", temperature)
-    lams, lam_grid = _as_grid("real_weight", 0.0 if real_weight is None else real_weight)
+    lams, lam_grid = _as_grid(
+        "real_weight", 0.0 if real_weight is None else real_weight
+    )
     grid = list(itertools.product(temps, lams))
     num_settings = len(grid)
     dtype = jnp.zeros(()).dtype
@@ -204,7 +235,9 @@ def simulate(
     unit = block * ndev
     padded = -(-num_chains // block) * block
     if chunk_size is None:
-        per_chain = num_settings * _per_chain_bytes(model, flow, sizes, exact, num_metrics)
+        per_chain = num_settings * _per_chain_bytes(
+            model, flow, sizes, exact, num_metrics
+        )
         chunk = max(unit, (DEFAULT_CHUNK_BYTES // per_chain) // unit * unit)
     else:
         chunk = -(-chunk_size // unit) * unit
@@ -224,11 +257,37 @@ def simulate(
 
     acc = stats.Accumulator((num_settings, T + 1, num_metrics))
     root = jax.random.key(seed)
-    static = dict(model=model, workflow=flow, sizes=sizes, exact=exact, mesh=mesh,
-                  head_blocks=head_blocks)
+    static = dict(
+        model=model,
+        workflow=flow,
+        sizes=sizes,
+        exact=exact,
+        mesh=mesh,
+        head_blocks=head_blocks,
+    )
     total_work = num_chains * (T + 1) * num_settings
     done = 0
     started = time.perf_counter()
+
+    def absorb(first_id, out, gens):
+        """Merge a segment's block statistics; keep the head chains' values."""
+        state, moments, values = out
+        # moments: (blocks, settings, ...) in block order; values: per device,
+        # its first head_blocks blocks: (ndev * head_blocks, G, B, L, M).
+        acc.add_blocks(*moments, axis=0, where=(slice(None), gens))
+        if first_id < keep:
+            values = np.asarray(values)
+            width = gens.stop - gens.start
+            for d in range(ndev):
+                for j in range(head_blocks):
+                    lo = first_id + (d * blocks_per_device + j) * block
+                    rows = min(block, keep - lo)
+                    if rows > 0:
+                        heads[:, lo : lo + rows, gens] = values[
+                            d * head_blocks + j, :, :rows, :width
+                        ]
+        return state
+
     for first_id in range(0, padded, chunk):
         ids = np.arange(first_id, first_id + chunk, dtype=np.uint32)
         valid = ids < num_chains
@@ -236,25 +295,8 @@ def simulate(
         valid_dev = jax.device_put(valid.reshape(-1, block), by_block)
         live = int(valid.sum())
 
-        def absorb(out, gens):
-            state, moments, values = out
-            # moments: (blocks, settings, ...) in block order; values: per
-            # device, its first head_blocks blocks: (ndev * head_blocks, G, B, L, M).
-            acc.add_blocks(*moments, axis=0, where=(slice(None), gens))
-            if first_id < keep:
-                values = np.asarray(values)
-                width = gens.stop - gens.start
-                for d in range(ndev):
-                    for j in range(head_blocks):
-                        lo = first_id + (d * blocks_per_device + j) * block
-                        rows = min(block, keep - lo)
-                        if rows > 0:
-                            heads[:, lo : lo + rows, gens] = values[
-                                d * head_blocks + j, :, :rows, :width
-                            ]
-            return state
-
         state = absorb(
+            first_id,
             _init_chunk(root, ids_dev, valid_dev, temp_arr, lam_arr, **static),
             slice(0, 1),
         )
@@ -264,12 +306,22 @@ def simulate(
         for start in range(1, T + 1, length):
             stop = min(start + length, T + 1)
             state, moments, values = _advance_chunk(
-                root, ids_dev, valid_dev, temp_arr, lam_arr, state,
-                jnp.uint32(start), length=length, **static,
+                root,
+                ids_dev,
+                valid_dev,
+                temp_arr,
+                lam_arr,
+                state,
+                jnp.uint32(start),
+                length=length,
+                **static,
             )
             # The last segment may run past T; those generations are dropped.
-            moments = jax.tree.map(lambda m: m[:, :, : stop - start], moments)
-            state = absorb((state, moments, values), slice(start, stop))
+            gens = slice(start, stop)
+            moments = jax.tree.map(
+                lambda m, g=gens: m[:, :, : g.stop - g.start], moments
+            )
+            state = absorb(first_id, (state, moments, values), gens)
             done += live * (stop - start) * num_settings
             if progress:
                 progress(done, total_work)

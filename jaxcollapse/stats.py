@@ -73,7 +73,9 @@ class Accumulator:
         means = blocks(mean[0]).astype(np.float64) * blocks(mean[1])
         m2s = blocks(m2[0]).astype(np.float64) * blocks(m2[1]).astype(np.float64) ** 2
         n, mu, s2 = self.count[where], self.mean[where], self.m2[where]
-        for c, m, s, bad in zip(blocks(count), means, m2s, blocks(nonfinite)):
+        for c, m, s, bad in zip(
+            blocks(count), means, m2s, blocks(nonfinite), strict=True
+        ):
             c = c.astype(np.int64)
             total = n + c
             safe = np.maximum(total, 1)
@@ -92,7 +94,12 @@ class Accumulator:
             var = np.where(n > 1, self.m2 / np.maximum(n - 1, 1), np.nan)
             std = np.sqrt(var)
             sem = std / np.sqrt(np.maximum(n, 1))
-        return {"mean": mean, "sem": sem, "std": std, "nonfinite": self.nonfinite.copy()}
+        return {
+            "mean": mean,
+            "sem": sem,
+            "std": std,
+            "nonfinite": self.nonfinite.copy(),
+        }
 
 
 def quantiles(values: np.ndarray, axis: int = 0) -> dict[str, np.ndarray]:

@@ -8,8 +8,16 @@ import pytest
 
 from jaxcollapse.cli import main
 
-SMALL = ["run", "--num-samples", "20", "--generations", "30", "--chains", "200",
-         "--no-progress"]
+SMALL = [
+    "run",
+    "--num-samples",
+    "20",
+    "--generations",
+    "30",
+    "--chains",
+    "200",
+    "--no-progress",
+]
 
 
 def test_run_prints_simulation_beside_theory(capsys, tmp_path):
@@ -57,16 +65,27 @@ def test_bad_input_is_one_line_and_exit_2(capsys, extra, word):
 def test_real_process_exit_code_and_help():
     bad = subprocess.run(
         [sys.executable, "-m", "jaxcollapse.cli", "run", "--chains", "x"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
     helped = subprocess.run(
         [sys.executable, "-m", "jaxcollapse.cli", "run", "--help"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert helped.returncode == 0
-    for word in ("gaussian", "replace", "accumulate-subsample", "fresh", "mix", "--x64"):
+    for word in (
+        "gaussian",
+        "replace",
+        "accumulate-subsample",
+        "fresh",
+        "mix",
+        "--x64",
+    ):
         assert word in helped.stdout
 
 
@@ -74,10 +93,25 @@ def test_x64_keeps_a_collapsed_test_nll_finite(capsys, tmp_path):
     """In float32 the test NLL of a deeply collapsed model overflows; --x64 holds it."""
     path = tmp_path / "r.json"
     code = subprocess.run(
-        [sys.executable, "-m", "jaxcollapse.cli", "run", "--num-samples", "4",
-         "--generations", "300", "--chains", "64", "--x64", "--json", str(path),
-         "--no-progress"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "jaxcollapse.cli",
+            "run",
+            "--num-samples",
+            "4",
+            "--generations",
+            "300",
+            "--chains",
+            "64",
+            "--x64",
+            "--json",
+            str(path),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert code.returncode == 0, code.stderr
     data = json.loads(path.read_text())

@@ -11,11 +11,11 @@ import jax
 import numpy as np
 import pytest
 
-sim_module = importlib.import_module("jaxcollapse.simulate")
-
 import jaxcollapse as jc
 from jaxcollapse.chain import Sizes, run_chain
 from jaxcollapse.workflows import get_workflow
+
+sim_module = importlib.import_module("jaxcollapse.simulate")
 
 SMALL = dict(num_samples=6, num_generations=5, num_chains=600, seed=3)
 
@@ -24,7 +24,9 @@ def _assert_same(a, b):
     assert a.metrics.keys() == b.metrics.keys()
     for name in a.metrics:
         for stat, values in a.metrics[name].items():
-            np.testing.assert_array_equal(values, b.metrics[name][stat], err_msg=name + stat)
+            np.testing.assert_array_equal(
+                values, b.metrics[name][stat], err_msg=name + stat
+            )
 
 
 @pytest.mark.parametrize(
@@ -63,13 +65,22 @@ def test_identical_on_1_2_and_8_cpu_devices():
     and the same as this process with its default devices."""
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8")
     proc = subprocess.run(
-        [sys.executable, "-c", DEVICE_SCRIPT], env=env, capture_output=True,
-        text=True, timeout=600,
+        [sys.executable, "-c", DEVICE_SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = json.loads(proc.stdout)
-    here = jc.simulate(jc.Gaussian(), "accumulate-subsample", num_samples=6,
-                       num_generations=5, num_chains=1500, seed=11)
+    here = jc.simulate(
+        jc.Gaussian(),
+        "accumulate-subsample",
+        num_samples=6,
+        num_generations=5,
+        num_chains=1500,
+        seed=11,
+    )
     want = here.to_dict()["metrics"]
     for key, metrics in runs.items():
         assert metrics == want, key
@@ -78,8 +89,17 @@ def test_identical_on_1_2_and_8_cpu_devices():
 def test_batched_equals_looped_and_jit_equals_nojit():
     model, flow = jc.Gaussian(), get_workflow("accumulate")
     sizes = Sizes(num_samples=5, num_generations=4, num_real=5, num_test=7)
-    res = jc.simulate(model, flow, num_samples=5, num_generations=4, num_chains=3,
-                      num_test=7, seed=5, exact_path="off", keep_trajectories=3)
+    res = jc.simulate(
+        model,
+        flow,
+        num_samples=5,
+        num_generations=4,
+        num_chains=3,
+        num_test=7,
+        seed=5,
+        exact_path="off",
+        keep_trajectories=3,
+    )
     root = jax.random.key(5)
     for i in range(3):
         key = jax.random.fold_in(root, i)
@@ -96,8 +116,13 @@ def test_batched_equals_looped_and_jit_equals_nojit():
 
 def test_compiles_once_across_chunks_segments_and_seeds():
     before = sim_module._advance_chunk._cache_size()
-    kw = dict(num_samples=4, num_generations=7, num_chains=700, chunk_size=256,
-              segment_length=3)
+    kw = dict(
+        num_samples=4,
+        num_generations=7,
+        num_chains=700,
+        chunk_size=256,
+        segment_length=3,
+    )
     jc.simulate(jc.Gaussian(), "replace", seed=1, **kw)
     after_first = sim_module._advance_chunk._cache_size()
     jc.simulate(jc.Gaussian(), "replace", seed=2, temperature=0.9, **kw)
@@ -107,14 +132,23 @@ def test_compiles_once_across_chunks_segments_and_seeds():
 
 def test_temperature_grid_runs_as_one_program_and_matches_scalar_runs():
     kw = dict(num_samples=8, num_generations=6, num_chains=300, seed=4)
-    grid = jc.simulate(jc.Gaussian(), "fresh", temperature=[0.7, 1.2],
-                       real_weight=[0.2, 0.8], **kw)
+    grid = jc.simulate(
+        jc.Gaussian(), "fresh", temperature=[0.7, 1.2], real_weight=[0.2, 0.8], **kw
+    )
     assert [(r.config["temperature"], r.config["real_weight"]) for r in grid] == [
-        (0.7, 0.2), (0.7, 0.8), (1.2, 0.2), (1.2, 0.8)
+        (0.7, 0.2),
+        (0.7, 0.8),
+        (1.2, 0.2),
+        (1.2, 0.8),
     ]
     for r in (grid[1], grid[2]):
-        single = jc.simulate(jc.Gaussian(), "fresh", temperature=r.config["temperature"],
-                             real_weight=r.config["real_weight"], **kw)
+        single = jc.simulate(
+            jc.Gaussian(),
+            "fresh",
+            temperature=r.config["temperature"],
+            real_weight=r.config["real_weight"],
+            **kw,
+        )
         for name in single.metrics:
             np.testing.assert_allclose(
                 r.metrics[name]["mean"], single.metrics[name]["mean"], rtol=1e-5
@@ -122,16 +156,26 @@ def test_temperature_grid_runs_as_one_program_and_matches_scalar_runs():
 
 
 def test_statistics_match_numpy_on_trajectories(tmp_path):
-    res = jc.simulate(jc.Gaussian(), "replace", num_samples=5, num_generations=3,
-                      num_chains=300, seed=0, keep_trajectories=300, exact_path="off")
+    res = jc.simulate(
+        jc.Gaussian(),
+        "replace",
+        num_samples=5,
+        num_generations=3,
+        num_chains=300,
+        seed=0,
+        keep_trajectories=300,
+        exact_path="off",
+    )
     for name, paths in res.trajectories.items():
         stat = res.metrics[name]
         np.testing.assert_allclose(stat["mean"], paths.mean(0), rtol=1e-5, atol=1e-7)
         np.testing.assert_allclose(stat["std"], paths.std(0, ddof=1), rtol=1e-4)
-        np.testing.assert_allclose(stat["sem"], paths.std(0, ddof=1) / np.sqrt(300),
-                                   rtol=1e-4)
-        np.testing.assert_allclose(stat["q25"], np.quantile(paths, 0.25, axis=0),
-                                   rtol=1e-6)
+        np.testing.assert_allclose(
+            stat["sem"], paths.std(0, ddof=1) / np.sqrt(300), rtol=1e-4
+        )
+        np.testing.assert_allclose(
+            stat["q25"], np.quantile(paths, 0.25, axis=0), rtol=1e-6
+        )
         assert not stat["nonfinite"].any()
     path = tmp_path / "r.json"
     res.write_json(path)
@@ -139,18 +183,35 @@ def test_statistics_match_numpy_on_trajectories(tmp_path):
     assert set(data) >= {"config", "generations", "metrics", "theory"}
     assert data["generations"] == [0, 1, 2, 3]
     assert set(data["metrics"]["std"]) == {
-        "mean", "sem", "std", "q05", "q25", "q50", "q75", "q95", "nonfinite"
+        "mean",
+        "sem",
+        "std",
+        "q05",
+        "q25",
+        "q50",
+        "q75",
+        "q95",
+        "nonfinite",
     }
     assert data["config"]["jax_version"] == jax.__version__
     back = jc.Results.read_json(path)
-    np.testing.assert_array_equal(back.metrics["var"]["mean"], res.metrics["var"]["mean"])
+    np.testing.assert_array_equal(
+        back.metrics["var"]["mean"], res.metrics["var"]["mean"]
+    )
 
 
 def test_nonfinite_values_are_counted_not_averaged():
     """In float32 a deeply collapsed model's test NLL overflows; the overflowed
     chains are counted and the finite ones still averaged exactly."""
-    res = jc.simulate(jc.Gaussian(), "replace", num_samples=4, num_generations=400,
-                      num_chains=64, seed=0, keep_trajectories=64)
+    res = jc.simulate(
+        jc.Gaussian(),
+        "replace",
+        num_samples=4,
+        num_generations=400,
+        num_chains=64,
+        seed=0,
+        keep_trajectories=64,
+    )
     nll = res.trajectories["test_nll"][:, -1]
     stat = res.metrics["test_nll"]
     assert stat["nonfinite"][-1] == np.sum(~np.isfinite(nll)) > 0

@@ -42,8 +42,15 @@ Z = z_limit(NUM_COMPARISONS)
 def test_simulation_matches_closed_form(case):
     workflow, dim, ddof, tau, lam, num_real, exact = case
     res = jc.simulate(
-        jc.Gaussian(dim=dim, ddof=ddof), workflow, num_samples=10, num_generations=8,
-        num_chains=4000, seed=17, temperature=tau, real_weight=lam, num_real=num_real,
+        jc.Gaussian(dim=dim, ddof=ddof),
+        workflow,
+        num_samples=10,
+        num_generations=8,
+        num_chains=4000,
+        seed=17,
+        temperature=tau,
+        real_weight=lam,
+        num_real=num_real,
         exact_path=exact,
     )
     assert res.config["exact_path"] == (exact == "on")
@@ -60,24 +67,35 @@ def test_simulation_matches_closed_form(case):
 
 @pytest.mark.parametrize("workflow, dim, metrics", KS_CASES, ids=lambda c: str(c))
 def test_exact_path_agrees_in_distribution_with_sample_path(workflow, dim, metrics):
-    kw = dict(num_samples=12, num_generations=6, num_chains=3000, keep_trajectories=3000,
-              real_weight=0.5 if workflow == "mix" else None)
+    kw = dict(
+        num_samples=12,
+        num_generations=6,
+        num_chains=3000,
+        keep_trajectories=3000,
+        real_weight=0.5 if workflow == "mix" else None,
+    )
     model = jc.Gaussian(dim=dim)
     fast = jc.simulate(model, workflow, exact_path="on", seed=1, **kw)
     slow = jc.simulate(model, workflow, exact_path="off", seed=2, **kw)
     for name in metrics:
-        result = stats.ks_2samp(fast.trajectories[name][:, -1],
-                                slow.trajectories[name][:, -1])
+        result = stats.ks_2samp(
+            fast.trajectories[name][:, -1], slow.trajectories[name][:, -1]
+        )
         assert result.pvalue > ALPHA_MODULE / NUM_COMPARISONS, (name, result)
 
 
 def test_exact_path_has_power_to_see_a_wrong_law():
     """The KS comparison above would notice a 5% change in the variance's law."""
-    kw = dict(num_samples=12, num_generations=6, num_chains=3000, keep_trajectories=3000)
+    kw = dict(
+        num_samples=12, num_generations=6, num_chains=3000, keep_trajectories=3000
+    )
     a = jc.simulate(jc.Gaussian(), "replace", exact_path="on", seed=1, **kw)
-    b = jc.simulate(jc.Gaussian(), "replace", exact_path="off", seed=2,
-                    temperature=0.975, **kw)
-    pvalue = stats.ks_2samp(a.trajectories["var"][:, -1], b.trajectories["var"][:, -1]).pvalue
+    b = jc.simulate(
+        jc.Gaussian(), "replace", exact_path="off", seed=2, temperature=0.975, **kw
+    )
+    pvalue = stats.ks_2samp(
+        a.trajectories["var"][:, -1], b.trajectories["var"][:, -1]
+    ).pvalue
     assert pvalue < 1e-3
 
 
@@ -86,8 +104,16 @@ def test_deep_collapse_stays_exact(exact):
     """n = 100, 10^4 generations: E[log var] is about -202, sigma about e^-101, far
     below float32's smallest normal number; log_var still matches theory, and no
     chain turns NaN (a float32 test NLL may overflow to +inf: counted, not NaN)."""
-    res = jc.simulate(jc.Gaussian(), "replace", num_samples=100, num_generations=10_000,
-                      num_chains=256, seed=5, exact_path=exact, keep_trajectories=256)
+    res = jc.simulate(
+        jc.Gaussian(),
+        "replace",
+        num_samples=100,
+        num_generations=10_000,
+        num_chains=256,
+        seed=5,
+        exact_path=exact,
+        keep_trajectories=256,
+    )
     theory = res.theory["log_var"][-1]
     assert theory < -200
     stat = res.metrics["log_var"]

@@ -30,6 +30,7 @@ from jaxcollapse.workflows._linalg import matmul, matvec, total
 from jaxcollapse.workflows._moments import Moments, gaussian_group
 from jaxcollapse.workflows._pool import Pool
 
+
 class GaussianParams(NamedTuple):
     """N(mean, exp(2 log_scale) tril tril^T), det(tril) = 1."""
 
@@ -65,7 +66,16 @@ class Gaussian:
     @property
     def metric_names(self) -> tuple[str, ...]:
         if self.dim == 1:
-            return ("mean", "mean_sqerr", "var", "std", "log_var", "kl", "w2", "test_nll")
+            return (
+                "mean",
+                "mean_sqerr",
+                "var",
+                "std",
+                "log_var",
+                "kl",
+                "w2",
+                "test_nll",
+            )
         return ("mean_sqerr", "trace_cov", "log_det_cov", "kl", "w2", "test_nll")
 
     def _group(self, key, num, scale, frame, exact):
@@ -87,7 +97,7 @@ class Gaussian:
         return ref if exact else ref.moments()
 
     def sample(self, key, params, num, temperature, exact):
-        """num draws from N(mu, tau^2 Sigma), as coordinates tau*z in the model frame."""
+        """num draws from N(mu, tau^2 Sigma): coordinates tau*z in the model frame."""
         return self._group(key, num, temperature, params.frame, exact)
 
     def fit(self, key, train) -> GaussianParams:
@@ -103,7 +113,9 @@ class Gaussian:
             log_norm = 0.5 * jnp.log(cov[0, 0]) + jnp.log(jnp.abs(frame.tril[0, 0]))
         else:
             log_norm = total(jnp.log(jnp.abs(jnp.diag(tril)))) / self.dim
-        return GaussianParams(mean, frame.log_scale + log_norm, tril / jnp.exp(log_norm))
+        return GaussianParams(
+            mean, frame.log_scale + log_norm, tril / jnp.exp(log_norm)
+        )
 
     def metrics(self, params: GaussianParams, truth, ref: Moments) -> dict:
         d = self.dim
@@ -117,14 +129,19 @@ class Gaussian:
         else:
             root_trace = jnp.exp(g) * total(jnp.linalg.svd(tril, compute_uv=False))
         # Average NLL of the held-out points from their moments:
-        # mean_j (x_j - mu)^T Sigma^-1 (x_j - mu) = tr(Sigma^-1 S/m) + |L^-1(xbar - mu)|^2.
+        # mean_j (x_j - mu)^T Sigma^-1 (x_j - mu)
+        #   = tr(Sigma^-1 S/m) + |L^-1 (xbar - mu)|^2.
         ref_abs = ref.reframe(_frame.identity(d, g.dtype))
-        inv = jax.scipy.linalg.solve_triangular(tril, jnp.eye(d, dtype=g.dtype), lower=True)
+        inv = jax.scipy.linalg.solve_triangular(
+            tril, jnp.eye(d, dtype=g.dtype), lower=True
+        )
         spread = total(matmul(inv, ref_abs.scatter / ref_abs.weight) * inv)
         offset = total(matvec(inv, ref_abs.mean - mean) ** 2)
         maha = (spread + offset) * jnp.exp(-2.0 * g)
         kl = 0.5 * (((trace + sqerr) - d) - log_det)
-        w2 = jnp.sqrt(jnp.maximum(((sqerr + trace) + d) - (root_trace + root_trace), 0.0))
+        w2 = jnp.sqrt(
+            jnp.maximum(((sqerr + trace) + d) - (root_trace + root_trace), 0.0)
+        )
         test_nll = 0.5 * (d * math.log(2.0 * math.pi) + log_det + maha)
         out = {
             "mean_sqerr": sqerr,

@@ -1,4 +1,4 @@
-"""Closed-form theory for self-consuming chains: pure NumPy functions of the settings."""
+"""Closed-form theory for self-consuming chains: pure functions of the settings."""
 
 import numpy as np
 

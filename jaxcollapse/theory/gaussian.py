@@ -93,12 +93,22 @@ def _integer(name: str, value, minimum: int) -> int:
     return out
 
 
-def _validate(workflow, num_samples, num_generations, num_real, dim, ddof, temperature,
-              real_weight):
+def _validate(
+    workflow,
+    num_samples,
+    num_generations,
+    num_real,
+    dim,
+    ddof,
+    temperature,
+    real_weight,
+):
     """Check every setting; return (n, T, n_r, d, ddof, tau, lam)."""
     if workflow not in WORKFLOWS:
-        raise ValueError(f"workflow must be one of {', '.join(map(repr, WORKFLOWS))}; "
-                         f"got {workflow!r}")
+        raise ValueError(
+            f"workflow must be one of {', '.join(map(repr, WORKFLOWS))}; "
+            f"got {workflow!r}"
+        )
     if ddof not in (0, 1) or isinstance(ddof, bool):
         raise ValueError(f"ddof must be 0 or 1; got {ddof!r}")
     n = _integer("num_samples", num_samples, 1)
@@ -106,7 +116,8 @@ def _validate(workflow, num_samples, num_generations, num_real, dim, ddof, tempe
     for name, size in (("num_samples", n), ("num_real", n_r)):
         if size <= ddof:
             raise ValueError(
-                f"{name} must be > ddof (= {ddof}) to fit a variance; got {size}")
+                f"{name} must be > ddof (= {ddof}) to fit a variance; got {size}"
+            )
     T = _integer("num_generations", num_generations, 0)
     d = _integer("dim", dim, 1)
     try:
@@ -115,23 +126,27 @@ def _validate(workflow, num_samples, num_generations, num_real, dim, ddof, tempe
         tau = math.nan
     if not (math.isfinite(tau) and tau > 0):
         raise ValueError(
-            f"temperature must be a finite number > 0; got {temperature!r}")
+            f"temperature must be a finite number > 0; got {temperature!r}"
+        )
     lam = None
     if real_weight is not None:
         if workflow not in _WEIGHTED:
             raise ValueError(
                 "real_weight applies only to workflows 'fresh' and 'mix'; "
-                f"got real_weight={real_weight!r} with workflow {workflow!r}")
+                f"got real_weight={real_weight!r} with workflow {workflow!r}"
+            )
         try:
             lam = float(real_weight)
         except (TypeError, ValueError):
             lam = math.nan
         if not 0.0 <= lam <= 1.0:
             raise ValueError(
-                f"real_weight must be a number in [0, 1]; got {real_weight!r}")
+                f"real_weight must be a number in [0, 1]; got {real_weight!r}"
+            )
     elif workflow == "mix":
         raise ValueError(
-            "workflow 'mix' needs real_weight, a number in [0, 1]; got None")
+            "workflow 'mix' needs real_weight, a number in [0, 1]; got None"
+        )
     return n, T, n_r, d, ddof, tau, lam
 
 
@@ -149,8 +164,9 @@ def _e_log_det_wishart(k: int, d: int) -> float:
     For d = 1 this is E log chi2_k. It is -inf when k < d (W is singular)."""
     if k < d:
         return -math.inf
-    return float(sum(special.digamma((k - i + 1) / 2) for i in range(1, d + 1))) \
-        + d * math.log(2.0)
+    return float(
+        sum(special.digamma((k - i + 1) / 2) for i in range(1, d + 1))
+    ) + d * math.log(2.0)
 
 
 def _replace_moments(n, T, n_r, ddof, tau):
@@ -168,8 +184,12 @@ def _linear_step(n, n_r, ddof, tau, alpha, fresh):
     """(A, b) of the affine map (s, q)_t = A (s, q)_{t-1} + b for fresh / mix."""
     beta = 1.0 - alpha
     denom = 1.0 - ddof * (alpha**2 / n_r + beta**2 / n)
-    A = np.array([[beta * tau**2 * (n - 1 + alpha) / (n * denom), alpha * beta / denom],
-                  [beta**2 * tau**2 / n, beta**2]])
+    A = np.array(
+        [
+            [beta * tau**2 * (n - 1 + alpha) / (n * denom), alpha * beta / denom],
+            [beta**2 * tau**2 / n, beta**2],
+        ]
+    )
     if fresh:
         b = np.array([alpha * (n_r - 1 + beta) / (n_r * denom), alpha**2 / n_r])
     else:
@@ -227,10 +247,17 @@ def _moments(kind, alpha, n, T, n_r, ddof, tau):
     return s, m
 
 
-def gaussian_theory(*, workflow: str, num_samples: int, num_generations: int,
-                    num_real: int | None = None, dim: int = 1, ddof: int = 0,
-                    temperature: float = 1.0,
-                    real_weight: float | None = None) -> dict[str, np.ndarray]:
+def gaussian_theory(
+    *,
+    workflow: str,
+    num_samples: int,
+    num_generations: int,
+    num_real: int | None = None,
+    dim: int = 1,
+    ddof: int = 0,
+    temperature: float = 1.0,
+    real_weight: float | None = None,
+) -> dict[str, np.ndarray]:
     """Metric name -> E[metric of model t] over chains, t = 0..T (float64, length T+1).
 
     Only metrics whose expectation is exact for the setting are present:
@@ -241,8 +268,15 @@ def gaussian_theory(*, workflow: str, num_samples: int, num_generations: int,
     A singular fit (n - 1 < d) gives log det = -inf and kl = +inf exactly.
     """
     n, T, n_r, d, ddof, tau, lam = _validate(
-        workflow, num_samples, num_generations, num_real, dim, ddof, temperature,
-        real_weight)
+        workflow,
+        num_samples,
+        num_generations,
+        num_real,
+        dim,
+        ddof,
+        temperature,
+        real_weight,
+    )
     kind, alpha = _effective(workflow, n, n_r, lam)
     s, m = _moments(kind, alpha, n, T, n_r, ddof, tau)
     out = {"mean": np.zeros(T + 1)} if d == 1 else {}
@@ -256,7 +290,8 @@ def gaussian_theory(*, workflow: str, num_samples: int, num_generations: int,
         if kind == "replace":
             a = tau * _e_sqrt_chi2(n - 1) / math.sqrt(n - ddof)
             step = _e_log_det_wishart(n - 1, d) + d * (
-                2 * math.log(tau) - math.log(n - ddof))
+                2 * math.log(tau) - math.log(n - ddof)
+            )
         log_det = np.full(T + 1, l0)
         log_det[1:] += np.arange(1, T + 1) * step
         with np.errstate(over="ignore"):
@@ -270,9 +305,16 @@ def gaussian_theory(*, workflow: str, num_samples: int, num_generations: int,
     return out
 
 
-def fixed_point(*, workflow: str, num_samples: int, num_real: int | None = None,
-                dim: int = 1, ddof: int = 0, temperature: float = 1.0,
-                real_weight: float | None = None) -> dict[str, float]:
+def fixed_point(
+    *,
+    workflow: str,
+    num_samples: int,
+    num_real: int | None = None,
+    dim: int = 1,
+    ddof: int = 0,
+    temperature: float = 1.0,
+    real_weight: float | None = None,
+) -> dict[str, float]:
     """lim_{t -> inf} of E var (`trace_cov` when dim > 1) and E `mean_sqerr`.
 
     For `fresh`, `mix` and `augment`, whose recursions are time-homogeneous affine
@@ -281,10 +323,13 @@ def fixed_point(*, workflow: str, num_samples: int, num_real: int | None = None,
     For `mix` the limit still averages over the kept real set D_0.
     """
     if workflow not in ("fresh", "mix", "augment"):
-        raise ValueError("fixed_point: workflow must be one of 'fresh', 'mix', "
-                         f"'augment'; got {workflow!r}")
-    n, _, n_r, d, ddof, tau, lam = _validate(workflow, num_samples, 0, num_real, dim,
-                                             ddof, temperature, real_weight)
+        raise ValueError(
+            "fixed_point: workflow must be one of 'fresh', 'mix', "
+            f"'augment'; got {workflow!r}"
+        )
+    n, _, n_r, d, ddof, tau, lam = _validate(
+        workflow, num_samples, 0, num_real, dim, ddof, temperature, real_weight
+    )
     kind, alpha = _effective(workflow, n, n_r, lam)
     s0 = (n_r - 1) / (n_r - ddof)
     if kind == "static":
@@ -304,17 +349,34 @@ def fixed_point(*, workflow: str, num_samples: int, num_real: int | None = None,
     return {key: d * float(s), "mean_sqerr": d * float(m)}
 
 
-def fresh_fixed_point(*, num_samples: int, num_real: int | None = None, dim: int = 1,
-                      ddof: int = 0, temperature: float = 1.0,
-                      real_weight: float | None = None) -> dict[str, float]:
+def fresh_fixed_point(
+    *,
+    num_samples: int,
+    num_real: int | None = None,
+    dim: int = 1,
+    ddof: int = 0,
+    temperature: float = 1.0,
+    real_weight: float | None = None,
+) -> dict[str, float]:
     """`fixed_point` of the `fresh` workflow (He, Xu & Cheng 2025)."""
-    return fixed_point(workflow="fresh", num_samples=num_samples, num_real=num_real,
-                       dim=dim, ddof=ddof, temperature=temperature,
-                       real_weight=real_weight)
+    return fixed_point(
+        workflow="fresh",
+        num_samples=num_samples,
+        num_real=num_real,
+        dim=dim,
+        ddof=ddof,
+        temperature=temperature,
+        real_weight=real_weight,
+    )
 
 
-def golden_ratio_weight(*, num_samples: int, num_real: int | None = None, ddof: int = 0,
-                        temperature: float = 1.0) -> float:
+def golden_ratio_weight(
+    *,
+    num_samples: int,
+    num_real: int | None = None,
+    ddof: int = 0,
+    temperature: float = 1.0,
+) -> float:
     """The real_weight lambda in [0, 1] minimising the `fresh` fixed-point E mean_sqerr.
 
     He, Xu & Cheng (2025): with num_real = num_samples, tau = 1 and the variance
@@ -326,12 +388,18 @@ def golden_ratio_weight(*, num_samples: int, num_real: int | None = None, ddof: 
     _validate("fresh", num_samples, 0, num_real, 1, ddof, temperature, 0.5)
 
     def objective(lam: float) -> float:
-        return fresh_fixed_point(num_samples=num_samples, num_real=num_real, ddof=ddof,
-                                 temperature=temperature, real_weight=lam)["mean_sqerr"]
+        return fresh_fixed_point(
+            num_samples=num_samples,
+            num_real=num_real,
+            ddof=ddof,
+            temperature=temperature,
+            real_weight=lam,
+        )["mean_sqerr"]
 
     grid = np.linspace(0.0, 1.0, 1001)
     i = int(np.argmin([objective(x) for x in grid]))
     lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
-    res = optimize.minimize_scalar(objective, bounds=(lo, hi), method="bounded",
-                                   options={"xatol": 1e-12})
+    res = optimize.minimize_scalar(
+        objective, bounds=(lo, hi), method="bounded", options={"xatol": 1e-12}
+    )
     return float(res.x) if res.fun <= objective(grid[i]) else float(grid[i])

@@ -146,7 +146,8 @@ class Mix:
 
 
 WORKFLOWS = {
-    cls.name: cls for cls in (Replace, Accumulate, AccumulateSubsample, Augment, Fresh, Mix)
+    cls.name: cls
+    for cls in (Replace, Accumulate, AccumulateSubsample, Augment, Fresh, Mix)
 }
 
 

@@ -58,7 +58,9 @@ class Moments(NamedTuple):
         delta = b.mean - a.mean
         mean = a.mean + (b.weight / safe) * delta
         scatter = (
-            a.scatter + b.scatter + (a.weight * b.weight / safe) * jnp.outer(delta, delta)
+            a.scatter
+            + b.scatter
+            + (a.weight * b.weight / safe) * jnp.outer(delta, delta)
         )
         return Moments(
             total,
@@ -86,15 +88,16 @@ def gaussian_group(key, num: int, dim: int, scale, frame: Frame) -> Moments:
 
     The sample mean is N(0, scale^2 I / num) and, independently, the scatter is
     Wishart(num - 1, scale^2 I), drawn by the Bartlett decomposition (Bartlett
-    1933): scatter = A A^T with A lower triangular, A_ii^2 ~ chi^2(num - 1 - i) (see _chisquare.py),
-    A_ij ~ N(0, 1) below the diagonal.
+    1933): scatter = A A^T with A lower triangular, A_ii^2 ~ chi^2(num - 1 - i)
+    (drawn by _chisquare.py), A_ij ~ N(0, 1) below the diagonal.
     """
     dtype = frame.log_scale.dtype
     k_mean, k_diag, k_off = jax.random.split(key, 3)
     mean = scale * jax.random.normal(k_mean, (dim,), dtype) / jnp.sqrt(num)
     diag_keys = jax.random.split(k_diag, dim) if dim > 1 else k_diag[None]
     diag = jnp.exp(
-        0.5 * jnp.stack(
+        0.5
+        * jnp.stack(
             [log_chisquare(diag_keys[i], num - 1 - i, dtype) for i in range(dim)]
         )
     )

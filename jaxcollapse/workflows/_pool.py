@@ -58,7 +58,9 @@ class Pool(NamedTuple):
     def reframe(self, frame: Frame) -> "Pool":
         """The same points in another frame; zero-weight slots are set to 0."""
         lin, off = _frame.transition(self.frame, frame)
-        data = jnp.where(self.weight[:, None] > 0, rows_times(self.data, lin) + off, 0.0)
+        data = jnp.where(
+            self.weight[:, None] > 0, rows_times(self.data, lin) + off, 0.0
+        )
         return self._replace(data=data, frame=frame)
 
     def with_total_weight(self, total) -> "Pool":
