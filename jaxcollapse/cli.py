@@ -210,13 +210,7 @@ def main(argv=None) -> int:
             return _run(args)
         parser.print_help()
         return 2
-    except UsageError as err:
-        print(f"jaxcollapse: error: {err}", file=sys.stderr)
-        return 2
-    except ValueError as err:
-        print(f"jaxcollapse: error: {err}", file=sys.stderr)
-        return 2
-    except OSError as err:
+    except (UsageError, ValueError, OSError) as err:
         print(f"jaxcollapse: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -9,7 +9,8 @@ import numpy as np
 EXACT_CHOICES = ("auto", "on", "off")
 
 
-def _integer(name, value, minimum, maximum=None):
+def check_integer(name, value, minimum, maximum=None):
+    """int(value), or a ValueError naming the setting and its allowed range."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
     if value < minimum or (maximum is not None and value > maximum):
@@ -58,17 +59,19 @@ def validate_run(
         )
     flow = WORKFLOWS[name]
     fewest = model.dim + 1 if hasattr(model, "dim") else 1
-    num_samples = _integer("num_samples", num_samples, fewest)
+    num_samples = check_integer("num_samples", num_samples, fewest)
     num_real = (
-        num_samples if num_real is None else _integer("num_real", num_real, fewest)
+        num_samples if num_real is None else check_integer("num_real", num_real, fewest)
     )
-    num_generations = _integer("num_generations", num_generations, 0)
-    num_chains = _integer("num_chains", num_chains, 1)
-    seed = _integer("seed", seed, 0, 2**63 - 1)
-    num_test = _integer("num_test", num_test, fewest)
-    keep_trajectories = _integer("keep_trajectories", keep_trajectories, 0, num_chains)
+    num_generations = check_integer("num_generations", num_generations, 0)
+    num_chains = check_integer("num_chains", num_chains, 1)
+    seed = check_integer("seed", seed, 0, 2**63 - 1)
+    num_test = check_integer("num_test", num_test, fewest)
+    keep_trajectories = check_integer(
+        "keep_trajectories", keep_trajectories, 0, num_chains
+    )
     if chunk_size is not None:
-        _integer("chunk_size", chunk_size, 1)
+        check_integer("chunk_size", chunk_size, 1)
     temps = _numbers("temperature", temperature)
     if np.any(temps <= 0):
         raise ValueError(f"temperature must be > 0; got {temperature!r}")

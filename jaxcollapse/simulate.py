@@ -5,7 +5,8 @@ Chains are processed in chunks (bounded memory whatever num_chains is), each chu
 sharded over all local devices along a "chains" mesh axis, and generations in
 segments (progress, later resume). Each segment is reduced on device to per-block
 (count, mean, M2) and merged on the host in block order (stats.py), so the
-numbers are bit-identical for any chunk size, segment length and device count.
+numbers are bit-identical for any chunk size and device count. (The segment
+length, fixed by num_generations unless given, is part of the compiled program.)
 
 Sweepable numbers (temperature, real_weight) are traced arrays: passing arrays
 runs their Cartesian grid as one more vmap axis of the same compiled program.
@@ -22,9 +23,11 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from jaxcollapse import config as cfg
 from jaxcollapse import stats
 from jaxcollapse.chain import Sizes, advance_chain, init_chain
 from jaxcollapse.results import Results
+from jaxcollapse.theory import theory_for
 from jaxcollapse.workflows import get_workflow
 
 DEFAULT_CHUNK_BYTES = 1 << 30  # working memory a chunk may use (all devices)
@@ -152,11 +155,9 @@ def _per_chain_bytes(model, workflow, sizes: Sizes, exact: bool, num_metrics: in
     return out + 4 * dim * (6 * sizes.num_samples + 4 * pool + sizes.num_test)
 
 
-def _as_grid(name, value):
-    arr = np.atleast_1d(np.asarray(value, dtype=np.float64))
-    if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"{name} must be a number or a 1-D list of numbers")
-    return arr, np.ndim(value) > 0
+def _as_grid(value):
+    """(values as a 1-D array, whether a list was given); already validated."""
+    return np.atleast_1d(np.asarray(value, dtype=np.float64)), np.ndim(value) > 0
 
 
 def simulate(
@@ -188,8 +189,6 @@ def simulate(
     and workflow allow it), "on" (require it) or "off" (draw every point).
     progress: called as progress(done, total) in chain-generations.
     """
-    from jaxcollapse import config as cfg
-
     settings = cfg.validate_run(
         model,
         workflow,
@@ -205,6 +204,12 @@ def simulate(
         chunk_size=chunk_size,
         keep_trajectories=keep_trajectories,
     )
+    for name, value in (
+        ("segment_length", segment_length),
+        ("quantile_chains", quantile_chains),
+    ):
+        if value is not None:
+            cfg.check_integer(name, value, 1)
     flow = (
         workflow
         if not isinstance(workflow, str)
@@ -212,10 +217,8 @@ def simulate(
     )
     exact = settings["exact_path"]
     num_real = settings["num_real"]
-    temps, temp_grid = _as_grid("temperature", temperature)
-    lams, lam_grid = _as_grid(
-        "real_weight", 0.0 if real_weight is None else real_weight
-    )
+    temps, temp_grid = _as_grid(temperature)
+    lams, lam_grid = _as_grid(0.0 if real_weight is None else real_weight)
     grid = list(itertools.product(temps, lams))
     num_settings = len(grid)
     dtype = jnp.zeros(()).dtype
@@ -328,6 +331,7 @@ def simulate(
     elapsed = time.perf_counter() - started
 
     summary = acc.summary()
+    environment = cfg.environment()
     quants = stats.quantiles(heads[:, :quantile_chains], axis=1)
     results = []
     for g, (temp, lam) in enumerate(grid):
@@ -347,15 +351,13 @@ def simulate(
             devices=[str(d) for d in devices],
             num_devices=len(devices),
         )
-        config.update(cfg.environment())
+        config.update(environment)
         trajectories = {}
         if keep_trajectories:
             trajectories = {
                 name: heads[g, :keep_trajectories, :, j].astype(np.float64)
                 for j, name in enumerate(names)
             }
-        from jaxcollapse.theory import theory_for
-
         results.append(
             Results(
                 config=config,

@@ -29,8 +29,8 @@ def block_moments(values, valid, axis: int = 0):
     """Device side: reduce one block of chains laid along `axis` of `values`.
 
     valid is a bool vector over that axis (padding chains are False); its length
-    is a power of two. Returns count, (mean / scale, scale), (m2 / scale^2,
-    scale), nonfinite. Sums are taken on values divided by a power of two near
+    is a power of two. Returns count, mean / scale, m2 / scale^2, scale and
+    nonfinite. Sums are taken on values divided by a power of two near
     the block's largest magnitude, so metrics near float32's largest number (a
     collapsed model's test NLL) neither overflow nor turn into NaN here.
     """
@@ -49,7 +49,7 @@ def block_moments(values, valid, axis: int = 0):
     mean_unit = _tree_sum(unit, 0) / jnp.maximum(count, 1)
     m2_unit = _tree_sum(jnp.where(use, (unit - mean_unit) ** 2, 0.0), 0)
     nonfinite = _tree_sum((~finite & mask).astype(jnp.int32), 0)
-    return count, (mean_unit, scale), (m2_unit, scale), nonfinite
+    return count, mean_unit, m2_unit, scale, nonfinite
 
 
 class Accumulator:
@@ -61,21 +61,21 @@ class Accumulator:
         self.m2 = np.zeros(shape, np.float64)
         self.nonfinite = np.zeros(shape, np.int64)
 
-    def add_blocks(self, count, mean, m2, nonfinite, axis=0, where=...):
-        """Merge blocks laid along `axis` of the arrays, first to last, into the
-        accumulator entries selected by `where`. `mean` and `m2` are the
-        (value / scale, scale) pairs of block_moments; the block axis is
-        removed, and each block's remaining shape must match `where`."""
+    def add_blocks(
+        self, count, mean_unit, m2_unit, scale, nonfinite, axis=0, where=...
+    ):
+        """Merge blocks laid along `axis` of the arrays (block_moments' outputs),
+        first to last, into the accumulator entries selected by `where`; each
+        block's remaining shape must match `where`."""
 
         def blocks(a):
             return np.moveaxis(np.asarray(a), axis, 0)
 
-        means = blocks(mean[0]).astype(np.float64) * blocks(mean[1])
-        m2s = blocks(m2[0]).astype(np.float64) * blocks(m2[1]).astype(np.float64) ** 2
+        scales = blocks(scale).astype(np.float64)
+        means = blocks(mean_unit).astype(np.float64) * scales
+        m2s = blocks(m2_unit).astype(np.float64) * scales**2
         n, mu, s2 = self.count[where], self.mean[where], self.m2[where]
-        for c, m, s, bad in zip(
-            blocks(count), means, m2s, blocks(nonfinite), strict=True
-        ):
+        for c, m, s in zip(blocks(count), means, m2s, strict=True):
             c = c.astype(np.int64)
             total = n + c
             safe = np.maximum(total, 1)
@@ -83,7 +83,7 @@ class Accumulator:
             mu = mu + delta * (c / safe)
             s2 = s2 + s + delta**2 * (n * c / safe)
             n = total
-            self.nonfinite[where] += bad
+        self.nonfinite[where] += blocks(nonfinite).sum(axis=0)  # integers: exact
         self.count[where], self.mean[where], self.m2[where] = n, mu, s2
 
     def summary(self) -> dict[str, np.ndarray]:

@@ -238,6 +238,8 @@ def test_nonfinite_values_are_counted_not_averaged():
         (dict(workflow="accumulate-subsample", exact_path="on"), "exact_path"),
         (dict(seed=-1), "seed"),
         (dict(keep_trajectories=10**6), "keep_trajectories"),
+        (dict(segment_length=0), "segment_length"),
+        (dict(quantile_chains=0), "quantile_chains"),
     ],
 )
 def test_bad_settings_raise_one_clear_error(kwargs, word):
