@@ -23,8 +23,8 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from jaxcollapse import _prng, stats
 from jaxcollapse import config as cfg
-from jaxcollapse import stats
 from jaxcollapse.chain import Sizes, advance_chain, init_chain
 from jaxcollapse.results import Results
 from jaxcollapse.theory import theory_for
@@ -259,7 +259,7 @@ def simulate(
     heads = np.full((num_settings, keep, T + 1, num_metrics), np.nan, dtype)
 
     acc = stats.Accumulator((num_settings, T + 1, num_metrics))
-    root = jax.random.key(seed)
+    root = _prng.key(seed)
     static = dict(
         model=model,
         workflow=flow,

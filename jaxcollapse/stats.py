@@ -39,7 +39,9 @@ def block_moments(values, valid, axis: int = 0):
     finite = jnp.isfinite(values)
     use = finite & mask
     vals = jnp.where(use, values, 0.0)
-    count = _tree_sum(use.astype(jnp.int32), 0)
+    # Integer sums and the max are exact in any order; only float sums need
+    # the fixed tree.
+    count = jnp.sum(use, axis=0, dtype=jnp.int32)
     # A power of two (exact division) whose reciprocal stays a normal float32:
     # XLA flushes subnormals to zero and may divide by multiplying by 1/scale.
     largest = jnp.max(jnp.abs(vals), axis=0)
@@ -48,7 +50,7 @@ def block_moments(values, valid, axis: int = 0):
     unit = vals / scale
     mean_unit = _tree_sum(unit, 0) / jnp.maximum(count, 1)
     m2_unit = _tree_sum(jnp.where(use, (unit - mean_unit) ** 2, 0.0), 0)
-    nonfinite = _tree_sum((~finite & mask).astype(jnp.int32), 0)
+    nonfinite = jnp.sum(~finite & mask, axis=0, dtype=jnp.int32)
     return count, mean_unit, m2_unit, scale, nonfinite
 
 
@@ -103,18 +105,23 @@ class Accumulator:
 
 
 def quantiles(values: np.ndarray, axis: int = 0) -> dict[str, np.ndarray]:
-    """Empirical quantiles over `axis` of the finite values (NaN where none)."""
-    vals = np.where(np.isfinite(values), values, np.nan).astype(np.float64)
-    sorted_vals = np.sort(vals, axis=axis)  # NaN sorts last
-    finite = np.sum(np.isfinite(vals), axis=axis, keepdims=True)
+    """Empirical quantiles over `axis` of the finite values (NaN where none).
+
+    Sorted along the last, contiguous axis in the values' own dtype (the order
+    is the same in float64; it is several times faster), then interpolated in
+    float64.
+    """
+    vals = np.moveaxis(np.asarray(values), axis, -1)
+    vals = np.sort(np.where(np.isfinite(vals), vals, np.nan), axis=-1)  # NaN last
+    finite = np.sum(np.isfinite(vals), axis=-1, keepdims=True)
     out = {}
     for q in QUANTILES:
         pos = q * np.maximum(finite - 1, 0)
         lo = np.floor(pos).astype(np.int64)
         hi = np.minimum(lo + 1, np.maximum(finite - 1, 0))
         frac = pos - lo
-        v_lo = np.take_along_axis(sorted_vals, lo, axis=axis)
-        v_hi = np.take_along_axis(sorted_vals, hi, axis=axis)
+        v_lo = np.take_along_axis(vals, lo, axis=-1).astype(np.float64)
+        v_hi = np.take_along_axis(vals, hi, axis=-1).astype(np.float64)
         value = np.where(finite > 0, v_lo + frac * (v_hi - v_lo), np.nan)
-        out[f"q{round(q * 100):02d}"] = np.squeeze(value, axis=axis)
+        out[f"q{round(q * 100):02d}"] = value[..., 0]
     return out

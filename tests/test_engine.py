@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import jaxcollapse as jc
+from jaxcollapse import _prng
 from jaxcollapse.chain import Sizes, run_chain
 from jaxcollapse.workflows import get_workflow
 
@@ -100,7 +101,7 @@ def test_batched_equals_looped_and_jit_equals_nojit():
         exact_path="off",
         keep_trajectories=3,
     )
-    root = jax.random.key(5)
+    root = _prng.key(5)
     for i in range(3):
         key = jax.random.fold_in(root, i)
         args = (model, flow, sizes, 1.0, 0.0, False)

@@ -92,9 +92,9 @@ def gaussian_group(key, num: int, dim: int, scale, frame: Frame) -> Moments:
     (drawn by _chisquare.py), A_ij ~ N(0, 1) below the diagonal.
     """
     dtype = frame.log_scale.dtype
-    k_mean, k_diag, k_off = jax.random.split(key, 3)
+    k_mean, k_off = jax.random.fold_in(key, 0), jax.random.fold_in(key, 1)
     mean = scale * jax.random.normal(k_mean, (dim,), dtype) / jnp.sqrt(num)
-    diag_keys = jax.random.split(k_diag, dim) if dim > 1 else k_diag[None]
+    diag_keys = [jax.random.fold_in(key, 2 + i) for i in range(dim)]
     diag = jnp.exp(
         0.5
         * jnp.stack(

@@ -1,0 +1,148 @@
+"""The counter-based generator every chain draws from: Threefry-2x32, unrolled.
+
+Threefry-2x32 with 20 rounds is the keyed bijection of Salmon, Moraes, Dror &
+Shaw (2011), "Parallel random numbers: as easy as 1, 2, 3" (SC'11), which is
+also what jax.random uses by default. JAX 0.10 lowers it on CPU with its rounds
+in a rolled loop (to keep compile times down), which makes every key
+derivation several kernels deep; under vmap, inside a scan over generations, a
+chain-generation pays for that loop several times. Written as straight-line
+uint32 arithmetic, XLA fuses it into the surrounding code: about 5x fewer
+nanoseconds per block on this project's CPU benchmark machine (see
+benchmarks/README.md), the same on accelerators.
+
+It is registered with JAX's public extension point
+(jax.extend.random.define_prng_impl), so jax.random.normal, uniform, split and
+fold_in work on its keys unchanged. The key derivation scheme is ours, with
+domain separation in the second counter word so that no two uses share a
+block:
+
+    random_bits(key, n values): value i from block T_key(i, 0)
+    split(key, n):              key i   = T_key(i, 1)
+    fold_in(key, d):            T_key(d, 2)
+    seed(s):                    key (s >> 32, s mod 2^32) (key() below)
+
+Streams therefore differ from jax.random's default keys; only the law matters.
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jax.extend.random import define_prng_impl
+
+# Rotation constants R_{2x32} and the key-schedule parity constant of the
+# Threefish/Threefry specification (Salmon et al. 2011, table 4).
+_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+_PARITY = np.uint32(0x1BD11BDA)
+
+
+def _rotl(x, r: int):
+    return lax.shift_left(x, np.uint32(r)) | lax.shift_right_logical(
+        x, np.uint32(32 - r)
+    )
+
+
+def threefry2x32(k0, k1, x0, x1):
+    """Threefry-2x32-20 of the block (x0, x1) under key (k0, k1); uint32 arrays."""
+    ks = (k0, k1, k0 ^ k1 ^ _PARITY)
+    x0 = x0 + ks[0]
+    x1 = x1 + ks[1]
+    for group in range(5):  # 5 groups of 4 rounds, a key injection after each
+        for r in _ROTATIONS[group % 2]:
+            x0 = x0 + x1
+            x1 = _rotl(x1, r) ^ x0
+        x0 = x0 + ks[(group + 1) % 3]
+        x1 = x1 + ks[(group + 2) % 3] + np.uint32(group + 1)
+    return x0, x1
+
+
+def _hash(key, x0, domain: int):
+    """T_key(x0, domain) for a (..., 2) key and uint32 counters x0."""
+    k0, k1 = key[..., 0], key[..., 1]
+    x1 = jnp.full(x0.shape, domain, jnp.uint32)
+    return threefry2x32(k0, k1, x0, x1)
+
+
+def _seed(seed):
+    seed = jnp.asarray(seed)
+    if seed.dtype.itemsize == 8:
+        hi = lax.shift_right_logical(seed.astype(jnp.uint64), np.uint64(32))
+        hi = hi.astype(jnp.uint32)
+    else:
+        hi = jnp.zeros((), jnp.uint32)
+    lo = seed.astype(jnp.uint32)  # modulo 2^32
+    return jnp.stack([hi, lo])
+
+
+def _split(key, shape):
+    num = math.prod(shape)
+    y0, y1 = _hash(key, jnp.arange(num, dtype=jnp.uint32), 1)
+    return jnp.stack([y0, y1], axis=-1).reshape(*shape, 2)
+
+
+def _fold_in(key, data):
+    y0, y1 = _hash(key, jnp.asarray(data).astype(jnp.uint32), 2)
+    return jnp.stack([y0, y1])
+
+
+# A handful of values (a key's worth of draws) is cheaper to hash twice than to
+# divide; measured on the exact fast path, which draws 2 to 4 values at a time.
+_MATERIALISE_FROM = 16
+
+
+def _materialise(key, words):
+    """`words`, unchanged, through an integer division by a runtime 1.
+
+    XLA's CPU fusion treats the hash as cheap and copies it into every consumer
+    of the values derived from it (normal draws feed erf_inv's two branches and
+    then each pass of a fit over the sample), hashing each value five times or
+    more. It does not duplicate a division, so this computes the bits once; the
+    division costs about 1.5 ns a value, the duplication 20 ns or more (measured
+    on the CPU benchmark machine). jax.lax.optimization_barrier is removed by
+    XLA's CPU pipeline and does not help.
+    """
+    k = key[0] | np.uint32(1)
+    return words // (k // k)
+
+
+def _random_bits(key, bit_width: int, shape):
+    """Value i comes from block T_key(i, 0) alone: its first word (8, 16, 32
+    bits) or both words (64 bits). Using one block per value wastes half of it
+    at 32 bits but lets XLA fuse the hash into the value's consumer without
+    computing any block twice; measured faster than using both words."""
+    num = math.prod(shape)
+    y0, y1 = _hash(key, jnp.arange(num, dtype=jnp.uint32), 0)
+    if num >= _MATERIALISE_FROM:
+        y0, y1 = _materialise(key, y0), _materialise(key, y1)
+    if bit_width == 64:
+        out = lax.shift_left(y0.astype(jnp.uint64), np.uint64(32)) | y1.astype(
+            jnp.uint64
+        )
+    else:
+        dtype = {8: jnp.uint8, 16: jnp.uint16, 32: jnp.uint32}[bit_width]
+        out = y0.astype(dtype)  # keep the low bits
+    return out.reshape(shape)
+
+
+THREEFRY_UNROLLED = define_prng_impl(
+    key_shape=(2,),
+    seed=_seed,
+    split=_split,
+    random_bits=_random_bits,
+    fold_in=_fold_in,
+    name="threefry2x32_unrolled",
+    tag="jcfry",
+)
+
+
+def key(seed: int):
+    """The root key of a run with seed `seed` (0 <= seed < 2^64): the key words
+    are (seed >> 32, seed mod 2^32), built on the host so that seeds beyond
+    32 bits stay distinct without x64 (jax.random.key would truncate them)."""
+    seed = int(seed)
+    if not 0 <= seed < 2**64:
+        raise ValueError(f"seed must be an integer in [0, 2^64); got {seed}")
+    words = np.array([seed >> 32, seed & 0xFFFFFFFF], dtype=np.uint32)
+    return jax.random.wrap_key_data(words, impl=THREEFRY_UNROLLED)
