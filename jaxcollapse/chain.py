@@ -28,6 +28,22 @@ class Sizes:
     num_generations: int
     num_real: int
     num_test: int = 500
+    verify: Any = None  # a workflows.Verify modifier, or None
+
+
+def draw_synthetic(key, state, model, sizes: Sizes, temperature, exact: bool):
+    """Model t-1's n synthetic points, curated when sizes.verify is set (SPEC §4:
+    ceil(n / rho) candidates, the n with the highest reward kept)."""
+    verify = sizes.verify
+    if verify is None:
+        return model.sample(key, state.params, sizes.num_samples, temperature, exact)
+    num = verify.num_candidates(sizes.num_samples)
+    candidates = model.sample(key, state.params, num, temperature, False)
+    if verify.reward == "truth":
+        score = model.truth_log_density(state.truth, candidates)
+    else:
+        score = model.log_density(state.params, candidates)
+    return candidates.best(score, sizes.num_samples)
 
 
 def _subkeys(key, num: int):
@@ -72,9 +88,7 @@ def advance_chain(
 
     def generation(state, t):
         k_sample, k_fresh, k_flow, k_fit = _subkeys(jax.random.fold_in(key, t), 4)
-        synthetic = model.sample(
-            k_sample, state.params, sizes.num_samples, temperature, exact
-        )
+        synthetic = draw_synthetic(k_sample, state, model, sizes, temperature, exact)
         fresh = None
         if workflow.needs_fresh:
             fresh = model.sample_truth(k_fresh, state.truth, sizes.num_real, exact)

@@ -48,6 +48,8 @@ def validate_run(
     exact_path,
     chunk_size,
     keep_trajectories,
+    verify=None,
+    keep_fraction=1.0,
 ) -> dict:
     """Check every setting; return the resolved settings as a plain dict."""
     from jaxcollapse.workflows import WORKFLOWS
@@ -58,7 +60,7 @@ def validate_run(
             f"workflow must be one of {', '.join(WORKFLOWS)}; got {name!r}"
         )
     flow = WORKFLOWS[name]
-    fewest = model.dim + 1 if hasattr(model, "dim") else 1
+    fewest = model.min_samples()
     num_samples = check_integer("num_samples", num_samples, fewest)
     num_real = (
         num_samples if num_real is None else check_integer("num_real", num_real, fewest)
@@ -92,11 +94,24 @@ def validate_run(
         raise ValueError(
             f"exact_path must be one of {', '.join(EXACT_CHOICES)}; got {exact_path!r}"
         )
-    possible = bool(getattr(model, "has_exact_path", False)) and flow.exact
+    if verify is not None:
+        from jaxcollapse.workflows import Verify
+
+        Verify(keep_fraction=keep_fraction, reward=verify)  # raises on bad values
+        needed = "truth_log_density" if verify == "truth" else "log_density"
+        if not hasattr(model, needed):
+            raise ValueError(
+                f"verify {verify} needs a log-density that model {model.name} "
+                "does not have"
+            )
+    possible = (
+        bool(getattr(model, "has_exact_path", False)) and flow.exact and verify is None
+    )
     if exact_path == "on" and not possible:
+        why = f"with workflow {name}" if verify is None else "with verify"
         raise ValueError(
-            f"exact_path on is not available for model {model.name} with workflow "
-            f"{name}; use auto or off"
+            f"exact_path on is not available for model {model.name} {why}; "
+            "use auto or off"
         )
     settings = {"model": model.name}
     settings.update({k: v for k, v in vars(model).items() if not k.startswith("_")})
@@ -111,6 +126,8 @@ def validate_run(
         keep_trajectories=keep_trajectories,
         exact_path=possible and exact_path != "off",
     )
+    if verify is not None:
+        settings.update(verify=verify, keep_fraction=float(keep_fraction))
     return settings
 
 

@@ -28,7 +28,7 @@ from jaxcollapse import config as cfg
 from jaxcollapse.chain import Sizes, advance_chain, init_chain
 from jaxcollapse.results import Results
 from jaxcollapse.theory import theory_for
-from jaxcollapse.workflows import get_workflow
+from jaxcollapse.workflows import Verify, get_workflow
 
 DEFAULT_CHUNK_BYTES = 1 << 30  # working memory a chunk may use (all devices)
 HEAD_VALUES = 64_000_000  # per-chain values kept on the host for quantiles
@@ -145,11 +145,14 @@ def block_size(num_chains: int, backend: str | None = None) -> int:
 
 def _per_chain_bytes(model, workflow, sizes: Sizes, exact: bool, num_metrics: int):
     """A rough upper estimate of one chain's working memory (bytes)."""
-    dim = getattr(model, "dim", 1)
-    out = 3 * 4 * num_metrics * (sizes.num_generations + 1)
+    dim = model.point_floats() if hasattr(model, "point_floats") else model.dim
+    fixed = model.fixed_floats() if hasattr(model, "fixed_floats") else 0
+    out = 3 * 4 * num_metrics * (sizes.num_generations + 1) + 16 * fixed
     if exact:
         return out + 64 * (dim + 2) ** 2
     pool = sizes.num_real + sizes.num_samples
+    if sizes.verify is not None:
+        pool += sizes.verify.num_candidates(sizes.num_samples)
     if workflow.name.startswith("accumulate"):
         pool = sizes.num_real + sizes.num_samples * sizes.num_generations
     return out + 4 * dim * (6 * sizes.num_samples + 4 * pool + sizes.num_test)
@@ -173,6 +176,8 @@ def simulate(
     temperature=1.0,
     real_weight=None,
     exact_path: str = "auto",
+    verify: str | None = None,
+    keep_fraction: float = 1.0,
     chunk_size: int | None = None,
     segment_length: int | None = None,
     keep_trajectories: int = 0,
@@ -187,6 +192,9 @@ def simulate(
     Results is returned in that order.
     exact_path: "auto" (the exact sufficient-statistic path wherever the family
     and workflow allow it), "on" (require it) or "off" (draw every point).
+    verify: None, "truth" (a verifier) or "model" (self-curation): every
+    generation draws ceil(num_samples / keep_fraction) candidates and keeps the
+    num_samples with the highest log-density under the truth or the model.
     progress: called as progress(done, total) in chain-generations.
     """
     settings = cfg.validate_run(
@@ -203,6 +211,8 @@ def simulate(
         exact_path=exact_path,
         chunk_size=chunk_size,
         keep_trajectories=keep_trajectories,
+        verify=verify,
+        keep_fraction=keep_fraction,
     )
     for name, value in (
         ("segment_length", segment_length),
@@ -225,7 +235,10 @@ def simulate(
     temp_arr = jnp.asarray([g[0] for g in grid], dtype)
     lam_arr = jnp.asarray([g[1] for g in grid], dtype)
 
-    sizes = Sizes(num_samples, num_generations, num_real, num_test)
+    modifier = None
+    if verify is not None:
+        modifier = Verify(keep_fraction=float(keep_fraction), reward=verify)
+    sizes = Sizes(num_samples, num_generations, num_real, num_test, modifier)
     names = model.metric_names
     num_metrics = len(names)
     T = num_generations

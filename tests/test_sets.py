@@ -90,7 +90,8 @@ def test_zero_weight_set_in_a_collapsed_frame_stays_finite():
 
 def test_append_and_subsample():
     frame = _frame.identity(1)
-    pool = Pool.empty(10, 1, frame).append(Pool.full(jnp.arange(4.0)[:, None], frame))
+    four = Pool.full(jnp.arange(4.0)[:, None], frame)
+    pool = Pool.empty(10, four).append(four)
     pool = pool.append(Pool.full(jnp.arange(4.0, 7.0)[:, None], frame))
     assert int(pool.count) == 7
     np.testing.assert_array_equal(pool.data[:7, 0], np.arange(7.0))

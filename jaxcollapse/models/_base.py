@@ -11,8 +11,32 @@ A family is a frozen, hashable dataclass of static settings, written for ONE cha
     metrics = model.metrics(params, truth, ref)        dict of scalars (SPEC §5)
 
 A *set* is a `Pool` of points on the sample-level path or, where the family has
-an exact fast path (`model.has_exact_path`), `Moments` of sufficient statistics.
-`model.metric_names` fixes the order of the metrics.
+an exact fast path (`model.has_exact_path`), its own sufficient statistics
+(`Moments` for the Gaussian) implementing the same set algebra (union, append,
+with_total_weight, total_weight). `model.metric_names` fixes the order of the
+metrics. A Pool's `data` is (capacity, *point_shape): a point may be a vector
+(Gaussian, KDE), a symbol, a row (x, y), or a whole sequence; families whose
+scale cannot collapse below float32's range use `frame=None` (absolute
+coordinates); `root` labels points with their generation-0 ancestor where a
+family needs it (KDE).
+
+Also required:
+
+    model.min_samples() -> int          fewest points a fit accepts (validation)
+
+Optional, for the memory estimate that sizes chunks (simulate):
+
+    model.point_floats() -> int   floats per stored point (default: model.dim)
+    model.fixed_floats() -> int   floats a chain carries besides its points
+                                  (model parameters, a fixed design, counts)
+
+Optional, for the verify modifier (SPEC §4), per point of a Pool:
+
+    model.log_density(params, pool) -> (capacity,)       self-curation reward
+    model.truth_log_density(truth, pool) -> (capacity,)  verifier reward
+
+A family's settings are the fields of its frozen dataclass; its __post_init__
+raises ValueError naming the setting and the allowed values (SPEC §6).
 """
 
 from typing import Any, Protocol
@@ -36,3 +60,5 @@ class Model(Protocol):
     def sample(self, key, params, num: int, temperature, exact: bool) -> Any: ...
 
     def metrics(self, params, truth, ref) -> dict: ...
+
+    def min_samples(self) -> int: ...

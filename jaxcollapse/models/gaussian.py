@@ -67,8 +67,8 @@ class Gaussian:
             raise ValueError(f"ddof must be 0 or 1; got {self.ddof!r}")
 
     def min_samples(self) -> int:
-        """Fewest points per fit for a non-singular covariance."""
-        return self.dim + self.ddof
+        """Fewest points per fit for a non-degenerate covariance (n >= d + 1)."""
+        return self.dim + 1
 
     @property
     def metric_names(self) -> tuple[str, ...]:

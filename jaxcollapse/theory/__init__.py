@@ -7,7 +7,10 @@ def theory_for(config: dict) -> dict[str, np.ndarray]:
     """E[metric at generation t] for every metric with a closed form in this setting.
 
     `config` is a run's settings (Results.config); an empty dict where no theory
-    is known.
+    is known. Families other than the Gaussian keep theirs in
+    jaxcollapse/theory/<family>.py as `theory(config) -> {metric: (T+1,) array}`
+    (metrics without a closed form in that setting are left out). The verify
+    modifier has no closed form here.
     """
     if config.get("model") == "gaussian":
         from jaxcollapse.theory.gaussian import gaussian_theory
@@ -22,4 +25,13 @@ def theory_for(config: dict) -> dict[str, np.ndarray]:
             temperature=config["temperature"],
             real_weight=config.get("real_weight"),
         )
+    name = config.get("model")
+    if name and name != "gaussian" and config.get("verify") is None:
+        import importlib
+
+        try:
+            module = importlib.import_module(f"jaxcollapse.theory.{name}")
+        except ModuleNotFoundError:
+            return {}
+        return module.theory(config)
     return {}

@@ -12,6 +12,7 @@ drew, `fresh` num_real new draws from the truth (only when `needs_fresh`), and
 `real_weight` the sweepable lambda as a traced scalar.
 """
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -30,6 +31,7 @@ __all__ = [
     "Moments",
     "Pool",
     "Replace",
+    "Verify",
     "get_workflow",
 ]
 
@@ -58,11 +60,10 @@ class Accumulate:
     exact: ClassVar[bool] = True
 
     def init(self, real, *, num_samples, num_generations):
-        if isinstance(real, Moments):
+        if not isinstance(real, Pool):  # sufficient statistics grow by union
             return real
         capacity = real.data.shape[0] + num_samples * num_generations
-        empty = Pool.empty(capacity, real.data.shape[1], real.frame)
-        return empty.append(real)
+        return Pool.empty(capacity, real).append(real)
 
     def update(self, key, state, synthetic, fresh, real_weight):
         pool = state.append(synthetic)
@@ -143,6 +144,38 @@ class Mix:
     def update(self, key, state, synthetic, fresh, real_weight):
         real = state.with_total_weight(real_weight)
         return real.union(synthetic.with_total_weight(1.0 - real_weight)), state
+
+
+@dataclass(frozen=True)
+class Verify:
+    """The verify modifier (SPEC §4): each generation draws ceil(n / rho)
+    candidates and keeps the n with the highest reward, the log-density under
+    the truth (`reward="truth"`, a verifier; Feng et al. 2024, "Beyond model
+    collapse: scaling up with synthesized data requires verification") or under
+    the current model (`reward="model"`, self-curation). Candidates are points,
+    so a verified run takes the sample-level path.
+    """
+
+    keep_fraction: float
+    reward: str = "truth"
+
+    REWARDS: ClassVar[tuple[str, ...]] = ("truth", "model")
+
+    def __post_init__(self):
+        rho = self.keep_fraction
+        if isinstance(rho, bool) or not isinstance(rho, (int, float)):
+            raise ValueError(f"keep_fraction must be a number in (0, 1]; got {rho!r}")
+        if not 0.0 < rho <= 1.0:
+            raise ValueError(f"keep_fraction must be in (0, 1]; got {rho!r}")
+        if self.reward not in self.REWARDS:
+            raise ValueError(
+                f"verify reward must be one of {', '.join(self.REWARDS)}; "
+                f"got {self.reward!r}"
+            )
+
+    def num_candidates(self, num_samples: int) -> int:
+        # The small tolerance keeps 100 / 0.1 at 1000, not 1001.
+        return max(num_samples, math.ceil(num_samples / self.keep_fraction - 1e-9))
 
 
 WORKFLOWS = {

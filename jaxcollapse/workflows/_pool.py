@@ -1,13 +1,17 @@
 """The fixed-capacity weighted point pool that every sample-level workflow builds on.
 
-A pool is (data, weight, count, frame): `data` has a static capacity, slots at or
-past `count` are empty and carry weight 0, so a pool that grows every generation
-(accumulate) is still one static shape under jit. Coordinates are in `frame`
-(see _frame.py). A pool's weights are per point; workflows that weight real
-against synthetic data rescale whole sets (SPEC §4).
+A pool is (data, weight, count, frame, root): `data` has a static capacity, slots
+at or past `count` are empty and carry weight 0, so a pool that grows every
+generation (accumulate) is still one static shape under jit. Coordinates are in
+`frame` (see _frame.py), or absolute when `frame` is None (families whose scale
+cannot collapse below float32's range keep no frame and pay nothing for one).
+`root` optionally labels every point with the index of the generation-0 real
+point it descends from (KDE's distinct_roots); None where nobody asks. A pool's
+weights are per point; workflows that weight real against synthetic data
+rescale whole sets (SPEC §4).
 """
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -29,10 +33,11 @@ class Pool(NamedTuple):
     data: jax.Array  # (capacity, d) coordinates in `frame`
     weight: jax.Array  # (capacity,) per-point weight, 0 in empty slots
     count: jax.Array  # () filled slots, int32; slots [0, count) are filled
-    frame: Frame
+    frame: Frame | None
+    root: Any = None  # (capacity,) int32 ancestor labels, or None
 
     @staticmethod
-    def full(data: jax.Array, frame: Frame) -> "Pool":
+    def full(data: jax.Array, frame: Frame | None, root=None) -> "Pool":
         """A pool holding exactly `data` (num, d), each point with weight 1."""
         num = data.shape[0]
         return Pool(
@@ -40,23 +45,31 @@ class Pool(NamedTuple):
             jnp.ones((num,), data.dtype),
             jnp.asarray(num, jnp.int32),
             frame,
+            root,
         )
 
     @staticmethod
-    def empty(capacity: int, dim: int, frame: Frame) -> "Pool":
-        dtype = frame.log_scale.dtype
+    def empty(capacity: int, like: "Pool") -> "Pool":
+        """An empty pool of `capacity` slots for points like those of `like`."""
+        dim, dtype = like.data.shape[1:], like.data.dtype
+        root = None
+        if like.root is not None:
+            root = jnp.zeros((capacity,), like.root.dtype)
         return Pool(
-            jnp.zeros((capacity, dim), dtype),
-            jnp.zeros((capacity,), dtype),
+            jnp.zeros((capacity, *dim), dtype),
+            jnp.zeros((capacity,), like.weight.dtype),
             jnp.zeros((), jnp.int32),
-            frame,
+            like.frame,
+            root,
         )
 
     def total_weight(self) -> jax.Array:
         return tree_sum(self.weight, 0)
 
-    def reframe(self, frame: Frame) -> "Pool":
+    def reframe(self, frame: Frame | None) -> "Pool":
         """The same points in another frame; zero-weight slots are set to 0."""
+        if frame is None and self.frame is None:
+            return self
         lin, off = _frame.transition(self.frame, frame)
         data = jnp.where(
             self.weight[:, None] > 0, rows_times(self.data, lin) + off, 0.0
@@ -69,6 +82,8 @@ class Pool(NamedTuple):
         return self._replace(weight=self.weight * ratio)
 
     def _common_frame(self, other: "Pool") -> tuple["Pool", "Pool"]:
+        if self.frame is None and other.frame is None:
+            return self, other
         heavier = self.total_weight() >= other.total_weight()
         frame = _frame.select(heavier, self.frame, other.frame)
         return self.reframe(frame), other.reframe(frame)
@@ -81,17 +96,24 @@ class Pool(NamedTuple):
             jnp.concatenate([a.weight, b.weight]),
             a.count + b.count,
             a.frame,
+            _both(a.root, b.root, lambda x, y: jnp.concatenate([x, y])),
         )
 
     def append(self, other: "Pool") -> "Pool":
         """Write the full pool `other` into the free slots starting at `count`."""
         a, b = self._common_frame(other)
         start = a.count
+        corner = (start,) + (0,) * (a.data.ndim - 1)
         return Pool(
-            jax.lax.dynamic_update_slice(a.data, b.data, (start, 0)),
+            jax.lax.dynamic_update_slice(a.data, b.data, corner),
             jax.lax.dynamic_update_slice(a.weight, b.weight, (start,)),
             a.count + b.count,
             a.frame,
+            _both(
+                a.root,
+                b.root,
+                lambda x, y: jax.lax.dynamic_update_slice(x, y, (start,)),
+            ),
         )
 
     def subsample(self, key, num: int) -> "Pool":
@@ -100,12 +122,22 @@ class Pool(NamedTuple):
         score = jax.random.uniform(key, (capacity,), self.weight.dtype)
         score = jnp.where(jnp.arange(capacity) < self.count, score, 2.0)
         _, index = jax.lax.top_k(-score, num)
+        return self.take(index)
+
+    def take(self, index: jax.Array) -> "Pool":
+        """The (filled) slots `index`, in that order, as a full pool."""
         return Pool(
             self.data[index],
             self.weight[index],
-            jnp.asarray(num, jnp.int32),
+            jnp.asarray(index.shape[0], jnp.int32),
             self.frame,
+            None if self.root is None else self.root[index],
         )
+
+    def best(self, score: jax.Array, num: int) -> "Pool":
+        """The `num` points with the highest `score` (the verify modifier)."""
+        _, index = jax.lax.top_k(score, num)
+        return self.take(index)
 
     def moments(self) -> Moments:
         """Exact weighted sufficient statistics (two passes, for accuracy)."""
@@ -119,4 +151,13 @@ class Pool(NamedTuple):
 
     def absolute(self) -> jax.Array:
         """The points themselves, (capacity, d)."""
+        if self.frame is None:
+            return self.data
         return _frame.to_absolute(self.frame, self.data)
+
+
+def _both(x, y, combine):
+    """combine(x, y) when both pools carry labels, else None."""
+    if (x is None) != (y is None):
+        raise ValueError("cannot combine a pool with root labels and one without")
+    return None if x is None else combine(x, y)
