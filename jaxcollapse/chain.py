@@ -93,7 +93,10 @@ def advance_chain(
         if workflow.needs_fresh:
             fresh = model.sample_truth(k_fresh, state.truth, sizes.num_real, exact)
         train, flow = workflow.update(k_flow, state.flow, synthetic, fresh, real_weight)
-        params = model.fit(k_fit, train)
+        if getattr(model, "fit_uses_previous", False):  # e.g. fine-tuning
+            params = model.fit(k_fit, train, previous=state.params)
+        else:
+            params = model.fit(k_fit, train)
         state = state._replace(params=params, flow=flow)
         return state, model.metrics(params, state.truth, state.ref)
 

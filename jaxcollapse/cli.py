@@ -7,12 +7,50 @@ import time
 
 from jaxcollapse.workflows import WORKFLOWS
 
-FAMILIES_HELP = """model families (SPEC §2) and their settings:
-  gaussian      --dim D (1) --ddof {0,1} (0); exact fast path for replace, accumulate,
-                augment, fresh, mix
-workflows (SPEC §4): replace, accumulate, accumulate-subsample, augment,
-  fresh [--real-weight L], mix --real-weight L
-"""
+# Family settings as flags: flag -> (dataclass field, type, help). A flag is
+# accepted only with a family that has that field.
+FAMILY_FLAGS = {
+    "--dim": ("dim", int, "dimension d (gaussian, kde, linreg)"),
+    "--ddof": ("ddof", int, "gaussian covariance divisor n - ddof: 0 or 1"),
+    "--bandwidth": ("bandwidth", str, "kde bandwidth h > 0, or scott"),
+    "--truth": ("truth", str, "kde truth: normal, moons, circles, blobs"),
+    "--truth-noise": ("truth_noise", float, "noise sd of the named 2-D truths"),
+    "--factor": ("factor", float, "circles: inner radius"),
+    "--components": ("components", int, "gmm components k"),
+    "--em-steps": ("em_steps", int, "gmm EM steps per fit"),
+    "--noise": ("noise", float, "linreg noise sd s"),
+    "--categories": ("categories", int, "categorical K"),
+    "--smoothing": ("smoothing", float, "categorical additive smoothing alpha"),
+    "--zipf": ("zipf", float, "Zipf exponent of the truth (categorical, bigram)"),
+    "--vocab": ("vocab", int, "bigram vocabulary V"),
+    "--seq-len": ("seq_len", int, "bigram sequence length"),
+    "--train-steps": ("train_steps", int, "bigram Adam steps per generation"),
+    "--learning-rate": ("learning_rate", float, "bigram Adam learning rate"),
+    "--init": ("init", str, "bigram: finetune or scratch"),
+}
+
+
+def _families_help() -> str:
+    """The epilog of `run --help`: every family with its settings and defaults."""
+    import dataclasses
+
+    from jaxcollapse.models import FAMILIES
+
+    flag_of = {field: flag for flag, (field, _, _) in FAMILY_FLAGS.items()}
+    lines = ["model families (SPEC §2) and their settings (defaults):"]
+    for name, cls in FAMILIES.items():
+        fields = [
+            f"{flag_of.get(f.name, f.name)} {f.default}"
+            for f in dataclasses.fields(cls)
+        ]
+        exact = " [exact fast path]" if getattr(cls, "has_exact_path", False) else ""
+        lines.append(f"  {name:<12}  {', '.join(fields)}{exact}")
+    lines += [
+        "workflows (SPEC §4): replace, accumulate, accumulate-subsample, augment,",
+        "  fresh [--real-weight L], mix --real-weight L",
+        "modifier: --verify truth|model --keep-fraction RHO (best n of n/RHO)",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,10 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run",
         help="simulate chains of one setting and print simulation beside theory",
-        epilog=FAMILIES_HELP,
+        epilog=_families_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("--model", default="gaussian", help="model family (gaussian)")
+    run.add_argument("--model", default="gaussian", help="model family (see below)")
     run.add_argument("--workflow", default="replace", help=", ".join(WORKFLOWS))
     run.add_argument("--num-samples", type=int, default=100, help="n per generation")
     run.add_argument("--generations", type=int, default=100, help="T")
@@ -52,8 +90,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--real-weight", type=float, default=None, help="lambda in [0, 1] (fresh, mix)"
     )
-    run.add_argument("--dim", type=int, default=1, help="gaussian dimension")
-    run.add_argument("--ddof", type=int, default=0, help="gaussian: 0 or 1")
+    for flag, (_, kind, text) in FAMILY_FLAGS.items():
+        run.add_argument(flag, type=kind, default=None, help=text)
+    run.add_argument(
+        "--verify",
+        default=None,
+        choices=("truth", "model"),
+        help="keep the best n of ceil(n / keep-fraction) candidates by this "
+        "log-density",
+    )
+    run.add_argument(
+        "--keep-fraction", type=float, default=None, help="verify: rho in (0, 1]"
+    )
     run.add_argument(
         "--exact-path",
         default="auto",
@@ -75,13 +123,36 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _model(args):
+    import dataclasses
+
     from jaxcollapse.models import FAMILIES
 
     if args.model not in FAMILIES:
         raise ValueError(
             f"model must be one of {', '.join(FAMILIES)}; got {args.model!r}"
         )
-    return FAMILIES[args.model](dim=args.dim, ddof=args.ddof)
+    cls = FAMILIES[args.model]
+    fields = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for flag, (field, _, _) in FAMILY_FLAGS.items():
+        value = getattr(args, field)
+        if value is None:
+            continue
+        if field not in fields:
+            own = [f for f, (name, _, _) in FAMILY_FLAGS.items() if name in fields]
+            raise ValueError(
+                f"{flag} is not a setting of model {args.model} (its settings: "
+                f"{', '.join(own) or 'none'})"
+            )
+        if field == "bandwidth" and value != "scott":
+            try:
+                value = float(value)
+            except ValueError:
+                raise ValueError(
+                    f"--bandwidth must be a number > 0 or scott; got {value!r}"
+                ) from None
+        kwargs[field] = value
+    return cls(**kwargs)
 
 
 def _check_writable(path):
@@ -134,6 +205,10 @@ class Progress:
 
 
 def _run(args) -> int:
+    import dataclasses
+
+    if args.keep_fraction is not None and args.verify is None:
+        raise ValueError("--keep-fraction needs --verify truth or --verify model")
     if args.x64:
         import jax
 
@@ -166,6 +241,8 @@ def _run(args) -> int:
             temperature=args.temperature,
             real_weight=args.real_weight,
             exact_path=args.exact_path,
+            verify=args.verify,
+            keep_fraction=1.0 if args.keep_fraction is None else args.keep_fraction,
             chunk_size=args.chunk_size,
             keep_trajectories=args.trajectories,
             progress=bar,
@@ -174,7 +251,11 @@ def _run(args) -> int:
         bar.close()
     cfg = results.config
     path = "exact fast path" if cfg["exact_path"] else "sample-level path"
-    settings = ", ".join(f"{k}={cfg[k]}" for k in ("dim", "ddof") if k in cfg)
+    settings = ", ".join(
+        f"{f.name}={cfg[f.name]}" for f in dataclasses.fields(model)
+    )
+    if cfg.get("verify"):
+        settings += f"; verify={cfg['verify']}, keep_fraction={cfg['keep_fraction']:g}"
     print(
         f"{cfg['model']} ({settings}) / {cfg['workflow']}: n={cfg['num_samples']}, "
         f"num_real={cfg['num_real']}, T={cfg['num_generations']}, "

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 
 from jaxcollapse.workflows import _frame
 from jaxcollapse.workflows._frame import Frame
-from jaxcollapse.workflows._linalg import matmul, matvec, total
+from jaxcollapse.workflows._linalg import matmul, matvec, total, tree_sum
 from jaxcollapse.workflows._moments import gaussian_group
 from jaxcollapse.workflows._pool import Pool
 
@@ -130,6 +130,23 @@ class Gaussian:
         return GaussianParams(
             mean, frame.log_scale + log_norm, tril / jnp.exp(log_norm)
         )
+
+    def log_density(self, params: GaussianParams, pool: Pool) -> jax.Array:
+        """log N(x; mu, Sigma) per point (the self-curation reward), computed in
+        the model's frame, where the point is u with x = mu + exp(g) L u and
+        det L = 1: -|u|^2 / 2 - d g - d log(2 pi) / 2; exact in deep collapse."""
+        u = pool.reframe(params.frame).data
+        d = self.dim
+        return (
+            -0.5 * tree_sum(u * u, 1)
+            - d * params.log_scale
+            - 0.5 * d * math.log(2.0 * math.pi)
+        )
+
+    def truth_log_density(self, truth, pool: Pool) -> jax.Array:
+        """log N(x; 0, I) per point (the verifier's reward)."""
+        x = pool.absolute()
+        return -0.5 * tree_sum(x * x, 1) - 0.5 * self.dim * math.log(2.0 * math.pi)
 
     def metrics(self, params: GaussianParams, truth, ref: TestMoments) -> dict:
         if self.dim == 1:
