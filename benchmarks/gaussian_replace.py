@@ -38,11 +38,9 @@ NumPy loop at the same n; peak RSS of the 10^6-chain sample-level run <= 2 GB.
 """
 
 import argparse
-import datetime
 import json
 import math
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -51,48 +49,20 @@ import time
 _T_START = time.perf_counter()
 
 import numpy as np  # noqa: E402
+from _common import (  # noqa: E402
+    CompileClock,
+    Meter,
+    machine_info,
+    markdown_table,
+    si,
+    source_state,
+    verdict,
+)
 
 PEAK_LIMIT_BYTES = 2 * 10**9  # the "2 GB" target, in bytes
 
 
 # ---------------------------------------------------------------- CPU meter
-
-
-def _busy_seconds():
-    """Non-idle CPU seconds of the whole machine so far (/proc/stat), or None."""
-    try:
-        with open("/proc/stat") as f:
-            fields = f.readline().split()[1:]
-    except OSError:
-        return None
-    ticks = [int(v) for v in fields]
-    # user nice system idle iowait irq softirq steal (guest time is inside user)
-    busy = sum(ticks[:3]) + sum(ticks[5:8])
-    return busy / os.sysconf("SC_CLK_TCK")
-
-
-def _own_seconds():
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
-
-
-class Meter:
-    """Wall time of a block, the CPU cores it used, and the cores others used."""
-
-    def __enter__(self):
-        self.busy, self.own = _busy_seconds(), _own_seconds()
-        self.started = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc):
-        self.wall = time.perf_counter() - self.started
-        own = _own_seconds() - self.own
-        self.cores = own / self.wall
-        busy = _busy_seconds()
-        self.others = None
-        if busy is not None and self.busy is not None:
-            self.others = max(0.0, (busy - self.busy - own) / self.wall)
-        return False
 
 
 # ---------------------------------------------------------------- baselines
@@ -149,20 +119,6 @@ def numpy_vectorised(num_chains, n, T, seed, block):
 
 
 # ---------------------------------------------------------------- jaxcollapse
-
-
-class CompileClock:
-    """Sums the durations JAX reports for tracing, lowering and compiling."""
-
-    def __init__(self):
-        import jax
-
-        self.total = 0.0
-        jax.monitoring.register_event_duration_secs_listener(self._listen)
-
-    def _listen(self, event, duration, **_):
-        if event.startswith("/jax/core/compile/"):
-            self.total += duration
 
 
 def run_jaxcollapse(clock, num_chains, n, T, seed, exact, chunk_size):
@@ -255,99 +211,6 @@ def theory_std_T(n, T):
 
     log_factor = 0.5 * math.log(2.0 / n) + gammaln(n / 2) - gammaln((n - 1) / 2)
     return math.exp((T + 1) * log_factor)
-
-
-def si(x):
-    if x is None or not math.isfinite(x):
-        return "-"
-    for factor, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(x) >= factor:
-            return f"{x / factor:.3g}{suffix}"
-    return f"{x:.3g}"
-
-
-def machine_info():
-    import jax
-
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    memory = None
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal"):
-                    memory = int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    import scipy
-
-    import jaxcollapse
-
-    return {
-        "platform": platform.platform(),
-        "cpu_model": cpu,
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)),
-        "memory_bytes": memory,
-        "python": platform.python_version(),
-        "jax": jax.__version__,
-        "jaxlib": getattr(jax.lib, "__version__", None) or _jaxlib_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "jaxcollapse": jaxcollapse.__version__,
-        "jax_backend": jax.default_backend(),
-        "jax_devices": [str(d) for d in jax.devices()],
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"
-        ),
-    }
-
-
-def source_state():
-    """The jaxcollapse commit benchmarked and whether its tree had local changes."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    state = {"git_commit": "unknown", "git_dirty": None}
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=here,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "../jaxcollapse"],
-            cwd=here,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return state
-    if commit.returncode == 0:
-        state["git_commit"] = commit.stdout.strip()
-        state["git_dirty"] = bool(dirty.stdout.strip())
-    return state
-
-
-def _jaxlib_version():
-    try:
-        import jaxlib
-
-        return jaxlib.__version__
-    except Exception:  # pragma: no cover - informational only
-        return None
-
-
-def verdict(ok):
-    return "PASS" if ok else "FAIL"
 
 
 def build_rows(args, base, jc_rows, peak):
@@ -475,29 +338,7 @@ def format_table(rows):
                 r["result"],
             ]
         )
-    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
-
-    def line(cells):
-        return (
-            "| "
-            + " | ".join(
-                c.ljust(widths[i]) if i in left else c.rjust(widths[i])
-                for i, c in enumerate(cells)
-            )
-            + " |"
-        )
-
-    rule = (
-        "|"
-        + "|".join(
-            (":" + "-" * (widths[i] + 1))
-            if i in left
-            else ("-" * (widths[i] + 1) + ":")
-            for i in range(len(header))
-        )
-        + "|"
-    )
-    return "\n".join([line(header), rule] + [line(b) for b in body])
+    return markdown_table(header, body, left)
 
 
 # ---------------------------------------------------------------- main
