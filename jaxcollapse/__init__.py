@@ -6,15 +6,21 @@ from jaxcollapse._xla import configure_xla as _configure_xla
 
 _configure_xla()
 
+from jaxcollapse.models import FAMILIES  # noqa: E402
+from jaxcollapse.models.categorical import Categorical  # noqa: E402
 from jaxcollapse.models.gaussian import Gaussian, GaussianParams  # noqa: E402
+from jaxcollapse.models.linreg import LinReg  # noqa: E402
 from jaxcollapse.results import Results  # noqa: E402
 from jaxcollapse.simulate import simulate  # noqa: E402
 from jaxcollapse.workflows import WORKFLOWS, get_workflow  # noqa: E402
 
 __all__ = [
+    "FAMILIES",
     "WORKFLOWS",
+    "Categorical",
     "Gaussian",
     "GaussianParams",
+    "LinReg",
     "Results",
     "__version__",
     "get_workflow",

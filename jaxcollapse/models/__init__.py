@@ -1,7 +1,13 @@
 """Model families (SPEC §2), one per module."""
 
+from jaxcollapse.models.categorical import Categorical
 from jaxcollapse.models.gaussian import Gaussian
+from jaxcollapse.models.linreg import LinReg
 
-FAMILIES = {"gaussian": Gaussian}
+FAMILIES = {
+    "gaussian": Gaussian,
+    "categorical": Categorical,
+    "linreg": LinReg,
+}
 
-__all__ = ["FAMILIES", "Gaussian"]
+__all__ = ["FAMILIES", "Categorical", "Gaussian", "LinReg"]

@@ -1,0 +1,261 @@
+"""The `categorical` family: fit symbol frequencies, sample, repeat (SPEC §2, §5).
+
+Truth P = Zipf(s) over K symbols, p_k ∝ k^(-s) for k = 1..K (symbol index k - 1;
+s = 0 is uniform); it is fixed by the settings, the same for every chain.
+
+Fit: additive (Laplace / Lidstone) smoothing of the weighted frequencies,
+
+    p_hat_k = (c_k + alpha) / (W + K alpha),   c_k = N f_k,  W = N,
+
+with f_k = (sum of the weights on symbol k) / (total weight) and N = (sum w)^2 /
+sum w^2 (Kish's effective number of points). For a set of unit weights, N is the
+number of points and c_k the count of symbol k, so this is SPEC §2's
+(counts + alpha) / (n + K alpha); for reweighted sets (mix, weighted fresh) it
+makes alpha a number of pseudo-points whatever the scale of the weights (a fit
+depends on the weights only through their ratios, like the Gaussian's). With
+alpha = 0 a symbol that no point carries gets probability exactly 0. A set of
+total weight 0 (which no workflow produces) is fitted as uniform: never NaN.
+
+Sample: Multinomial(n, q), q ∝ p_hat^(1/tau), computed in log space so that
+p_hat_k = 0 stays 0 for any tau (tau < 1 sharpens, tau > 1 flattens). Each
+symbol is drawn by inverting the cumulative weights of q (one uniform and a
+binary search per draw, O(log K)). Resolution: float32 uniforms are multiples of
+2^-23, so a symbol whose q_k is below about 1e-7 is drawn with a probability
+rounded to that grid (use --x64 for more), and a q_k that underflows in
+exp((log p_hat_k - max log p_hat) / tau) (below about 1e-38 of the largest) is
+never drawn.
+
+Under `replace` with alpha = 0 and tau = 1 every symbol's count is a two-type
+Wright-Fisher chain, absorbed at 0 (the symbol is lost for good) or n (total
+collapse): the tail of P disappears first (Shumailov et al. 2024, "AI models
+collapse when trained on recursively generated data"); see
+jaxcollapse/theory/categorical.py.
+
+Exact fast path: a set enters the fit only through its weighted count vector,
+so on every workflow whose sets are unions and reweightings (all but
+accumulate-subsample) a chain carries `Counts` (K weighted counts and the sum of
+squared weights) instead of points: accumulate needs O(K) memory, not O(n T).
+A synthetic set's counts are exact in law: n inverse-CDF draws, counted.
+
+Determinism: counts of drawn symbols are integer sums (exact in any order). The
+points path sums float weights per symbol with a scatter-add, which XLA's CPU
+backend applies one update at a time in index order (so chunk sizes and device
+counts give the same bits); on GPUs a float scatter-add uses atomics and its
+last bits may vary from run to run.
+"""
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxcollapse.workflows._linalg import tree_sum
+from jaxcollapse.workflows._pool import Pool
+
+
+class CategoricalParams(NamedTuple):
+    """A distribution over K symbols, with its logarithm (-inf where 0)."""
+
+    probs: jax.Array  # (K,)
+    log_probs: jax.Array  # (K,)
+
+
+class Counts(NamedTuple):
+    """A weighted set of symbols as its sufficient statistics (the exact path)."""
+
+    counts: jax.Array  # (K,) sum of the weights on each symbol
+    sum_sq_weight: jax.Array  # () sum of the squared weights
+
+    def total_weight(self) -> jax.Array:
+        return tree_sum(self.counts, 0)
+
+    def with_total_weight(self, total) -> "Counts":
+        """Rescale every point's weight so that they sum to `total`."""
+        current = self.total_weight()
+        ratio = jnp.where(current > 0, total / current, 0.0)
+        return Counts(self.counts * ratio, self.sum_sq_weight * ratio**2)
+
+    def union(self, other: "Counts") -> "Counts":
+        return Counts(
+            self.counts + other.counts, self.sum_sq_weight + other.sum_sq_weight
+        )
+
+    # Accumulating into a pool is the same sum for sufficient statistics.
+    append = union
+
+
+def prefix_sum(x: jax.Array) -> jax.Array:
+    """Inclusive cumulative sum of a vector by a fixed sequence of shifted adds
+    (Hillis & Steele 1986): the same rounding in every compiled program."""
+    size = x.shape[0]
+    shift = 1
+    while shift < size:
+        x = x + jnp.concatenate([jnp.zeros((shift,), x.dtype), x[: size - shift]])
+        shift *= 2
+    return x
+
+
+def tempered_log_weights(log_probs: jax.Array, temperature) -> jax.Array:
+    """log q_k + const with q ∝ p^(1/tau); -inf where p_k = 0, max exactly 0."""
+    top = jnp.max(log_probs)
+    top = jnp.where(jnp.isfinite(top), top, 0.0)
+    return (log_probs - top) / temperature
+
+
+def draw_symbols(key, log_weights: jax.Array, num: int) -> jax.Array:
+    """num i.i.d. symbols with P(k) ∝ exp(log_weights_k), by inverse CDF (int32).
+
+    A symbol of weight 0 is never drawn: its cumulative weight is made exactly
+    equal to its predecessor's (a running max after zeroing), and a uniform
+    that rounds up to the total maps to the last symbol of positive weight.
+    """
+    weights = jnp.exp(log_weights)
+    positive = weights > 0
+    cdf = jax.lax.cummax(jnp.where(positive, prefix_sum(weights), 0.0), axis=0)
+    size = weights.shape[0]
+    last = size - 1 - jnp.argmax(positive[::-1])
+    u = jax.random.uniform(key, (num,), cdf.dtype)
+    index = jnp.searchsorted(cdf, u * cdf[-1], side="right")
+    return jnp.minimum(index, last).astype(jnp.int32)
+
+
+def _zipf_log_probs(categories: int, zipf: float) -> np.ndarray:
+    """log p_k, p_k ∝ k^(-s), k = 1..K, in float64."""
+    log_w = -zipf * np.log(np.arange(1, categories + 1, dtype=np.float64))
+    top = log_w.max()
+    return log_w - (top + math.log(np.exp(log_w - top).sum()))
+
+
+@dataclass(frozen=True)
+class Categorical:
+    """Categorical family over `categories` K >= 2 symbols (SPEC §2):
+    truth Zipf(`zipf` s >= 0), additive `smoothing` alpha >= 0."""
+
+    categories: int = 100
+    smoothing: float = 0.0
+    zipf: float = 1.1
+    name: ClassVar[str] = "categorical"
+    has_exact_path: ClassVar[bool] = True
+
+    def __post_init__(self):
+        k = self.categories
+        if isinstance(k, bool) or not isinstance(k, int) or k < 2:
+            raise ValueError(f"categories must be an integer >= 2; got {k!r}")
+        for name in ("smoothing", "zipf"):
+            value = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or value < 0
+            ):
+                raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
+
+    def min_samples(self) -> int:
+        return 1
+
+    def point_floats(self) -> int:
+        return 1
+
+    def fixed_floats(self) -> int:
+        # params (2K), counts and the sampler's cumulative weights (a few K)
+        return 8 * self.categories
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        return ("num_missing", "entropy", "kl", "tail_mass", "collapsed")
+
+    @property
+    def num_tail(self) -> int:
+        """floor(K/10): how many symbols count as P's rarest (the last indices)."""
+        return self.categories // 10
+
+    def truth_log_probs(self, dtype=None) -> jax.Array:
+        """log p_k of the truth, (K,)."""
+        dtype = dtype or jnp.zeros(()).dtype
+        return jnp.asarray(_zipf_log_probs(self.categories, self.zipf), dtype)
+
+    def _dtype(self):
+        return jnp.zeros(()).dtype
+
+    def _set(self, key, log_weights, num, exact):
+        symbols = draw_symbols(key, log_weights, num)
+        dtype = self._dtype()
+        if exact:
+            counts = jnp.zeros((self.categories,), jnp.int32).at[symbols].add(1)
+            return Counts(counts.astype(dtype), jnp.asarray(num, dtype))
+        return Pool(symbols, jnp.ones((num,), dtype), jnp.asarray(num, jnp.int32), None)
+
+    def init_truth(self, key):
+        return None
+
+    def sample_truth(self, key, truth, num, exact):
+        return self._set(key, self.truth_log_probs(), num, exact)
+
+    def reference(self, key, truth, num, exact):
+        """No held-out set: every metric is a closed form in p_hat and P."""
+        return None
+
+    def sample(self, key, params, num, temperature, exact):
+        """num symbols from q ∝ p_hat^(1/tau)."""
+        log_w = tempered_log_weights(params.log_probs, temperature)
+        return self._set(key, log_w, num, exact)
+
+    def counts(self, train) -> Counts:
+        """The weighted count vector of a set (a Pool or Counts)."""
+        if isinstance(train, Counts):
+            return train
+        w = train.weight
+        zero = jnp.zeros((self.categories,), w.dtype)
+        counts = zero.at[jnp.reshape(train.data, (-1,)).astype(jnp.int32)].add(w)
+        return Counts(counts, tree_sum(w * w, 0))
+
+    def fit(self, key, train) -> CategoricalParams:
+        """(N f_k + alpha) / (N + K alpha), N = W^2 / sum w^2 (module docstring)."""
+        stats = self.counts(train)
+        total = stats.total_weight()
+        live = (total > 0) & (stats.sum_sq_weight > 0)
+        scale = jnp.where(live, total / jnp.where(live, stats.sum_sq_weight, 1.0), 0.0)
+        alpha = self.smoothing
+        mass = stats.counts * scale + alpha  # N f_k + alpha
+        norm = total * scale + self.categories * alpha  # N + K alpha
+        uniform = jnp.full_like(mass, 1.0)
+        mass = jnp.where(norm > 0, mass, uniform)
+        norm = jnp.where(norm > 0, norm, float(self.categories))
+        probs = mass / norm
+        log_probs = jnp.where(
+            mass > 0, jnp.log(jnp.where(mass > 0, mass, 1.0)) - jnp.log(norm), -jnp.inf
+        )
+        return CategoricalParams(probs, log_probs)
+
+    def log_density(self, params: CategoricalParams, pool: Pool) -> jax.Array:
+        """log p_hat[symbol] per point (self-curation reward; -inf if p_hat = 0)."""
+        return params.log_probs[jnp.reshape(pool.data, (-1,)).astype(jnp.int32)]
+
+    def truth_log_density(self, truth, pool: Pool) -> jax.Array:
+        """log p[symbol] per point (the verifier's reward)."""
+        log_p = self.truth_log_probs(pool.weight.dtype)
+        return log_p[jnp.reshape(pool.data, (-1,)).astype(jnp.int32)]
+
+    def metrics(self, params: CategoricalParams, truth, ref) -> dict:
+        """num_missing, entropy (nats), kl = KL(model || P) (nats), tail_mass (the
+        model's mass on the last floor(K/10) symbols, P's rarest; with zipf = 0
+        all are equally rare and the last indices are taken; 0 when K < 10),
+        collapsed (1.0 when exactly one symbol has positive probability)."""
+        p, log_p = params
+        positive = p > 0
+        safe_log = jnp.where(positive, log_p, 0.0)
+        log_truth = self.truth_log_probs(p.dtype)
+        support = jnp.sum(positive, dtype=jnp.int32)
+        tail = self.num_tail
+        tail_mass = tree_sum(p[self.categories - tail :], 0) if tail else 0.0 * p[0]
+        return {
+            "num_missing": (self.categories - support).astype(p.dtype),
+            "entropy": -tree_sum(jnp.where(positive, p * safe_log, 0.0), 0),
+            "kl": tree_sum(jnp.where(positive, p * (safe_log - log_truth), 0.0), 0),
+            "tail_mass": tail_mass,
+            "collapsed": (support == 1).astype(p.dtype),
+        }

@@ -1,0 +1,184 @@
+"""The `linreg` family: least squares on a fixed design, resample y, refit.
+
+Truth (SPEC §2): y = x·w* + s·eps, x ~ N(0, I_d), eps ~ N(0, 1), with the fixed
+w* = (1, ..., 1) / sqrt(d) (unit norm). A point is the row (x, y), shape (d+1,),
+in absolute coordinates (frame None).
+
+Fixed design. Each chain has one design stream: rows x_0, x_1, ... drawn once
+from a per-chain design key (the truth; `init_truth` returns the key's data).
+- D_0 is rows 0..n_r-1 of the stream with y = x·w* + s eps (n_r = num_real);
+  fresh real data (workflow fresh) is the same rows with new noise.
+- Model t draws a synthetic set of `num` rows at design rows 0..num-1 with
+  y = x·w_hat + tau s eps (synthetic noise has the truth's scale s, times tau);
+  rows past n_r (when num > n_r, e.g. the verify modifier's candidates) come
+  from a second per-chain stream drawn once at generation 0.
+So when num_real = num_samples, D_0, every fresh set and every synthetic set
+share the same n design rows, generation after generation (Dohmatob et al.
+2024, "Model collapse demystified"; Gerstgrasser et al. 2024, "Is model
+collapse inevitable?"). The model carries its design (D_0's rows and the
+second stream's key) from fit to fit (`fit_uses_previous`), because sampling
+sees only the model.
+
+Fit: weighted least squares w_hat = G^{-1} b, G = sum_i w_i x_i x_i^T,
+b = sum_i w_i x_i y_i (fixed-tree sums; zero-weight slots contribute nothing),
+solved by Cholesky after symmetric Jacobi scaling (unit diagonal), with one step
+of iterative refinement on the residual b - G w_hat. If the scaled Gram matrix
+is not numerically positive definite (fewer than d independent weighted rows,
+which the engine's n >= d + 2 Gaussian rows make a probability-zero event) the
+fit solves (G_scaled + 1e-5 I) instead, so it is never NaN.
+"""
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax.scipy.linalg import solve_triangular
+
+from jaxcollapse.workflows._linalg import (
+    matvec,
+    tree_sum,
+    weighted_mean,
+    weighted_scatter,
+)
+from jaxcollapse.workflows._pool import Pool
+
+RIDGE = 1e-5
+
+
+class LinRegParams(NamedTuple):
+    """A fitted linear model and the chain's fixed design."""
+
+    weights: jax.Array  # (d,) w_hat
+    design: jax.Array  # (n_r, d) design rows 0..n_r-1 (D_0's x)
+    design_key: jax.Array  # (2,) uint32 key data of the rows past n_r
+
+
+@dataclass(frozen=True)
+class LinReg:
+    """Linear regression on a fixed Gaussian design (SPEC §2); `dim` d >= 1
+    features, `noise` s > 0."""
+
+    dim: int = 10
+    noise: float = 1.0
+    name: ClassVar[str] = "linreg"
+    has_exact_path: ClassVar[bool] = False
+    fit_uses_previous: ClassVar[bool] = True
+
+    def __post_init__(self):
+        d = self.dim
+        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+            raise ValueError(f"dim must be an integer >= 1; got {d!r}")
+        s = self.noise
+        if (
+            isinstance(s, bool)
+            or not isinstance(s, (int, float))
+            or not math.isfinite(s)
+            or s <= 0
+        ):
+            raise ValueError(f"noise must be a finite number > 0; got {s!r}")
+
+    def min_samples(self) -> int:
+        """n >= d + 2: OLS needs n >= d, and E tr (X^T X)^{-1} = d / (n - d - 1)."""
+        return self.dim + 2
+
+    def point_floats(self) -> int:
+        return self.dim + 1
+
+    def fixed_floats(self) -> int:
+        return 4 * (self.dim + 1) ** 2
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        return ("test_error", "param_sqerr")
+
+    def true_weights(self, dtype=None) -> jax.Array:
+        """w* = (1, ..., 1) / sqrt(d)."""
+        dtype = dtype or jnp.zeros(()).dtype
+        return jnp.full((self.dim,), 1.0 / math.sqrt(self.dim), dtype)
+
+    def _rows(self, x, w, scale, key) -> Pool:
+        """The pool of rows (x, x·w + scale eps)."""
+        eps = jax.random.normal(key, (x.shape[0],), x.dtype)
+        y = tree_sum(x * w, 1) + scale * eps
+        return Pool.full(jnp.concatenate([x, y[:, None]], axis=1), None)
+
+    def init_truth(self, key):
+        """The chain's design key, as key data (uint32)."""
+        return jax.random.key_data(key)
+
+    def sample_truth(self, key, truth, num, exact):
+        """Design rows 0..num-1 with y = x·w* + s eps (noise from `key`)."""
+        dtype = jnp.zeros(()).dtype
+        design_key = jax.random.wrap_key_data(truth, impl=jax.random.key_impl(key))
+        x = jax.random.normal(design_key, (num, self.dim), dtype)
+        return self._rows(x, self.true_weights(dtype), self.noise, key)
+
+    def reference(self, key, truth, num, exact):
+        """No held-out set: test_error is a closed form in w_hat."""
+        return None
+
+    def sample(self, key, params: LinRegParams, num, temperature, exact):
+        """Design rows 0..num-1 with y = x·w_hat + tau s eps."""
+        design = params.design
+        have = design.shape[0]
+        if num <= have:
+            x = design[:num]
+        else:
+            extra_key = jax.random.wrap_key_data(
+                params.design_key, impl=jax.random.key_impl(key)
+            )
+            extra = jax.random.normal(extra_key, (num - have, self.dim), design.dtype)
+            x = jnp.concatenate([design, extra])
+        return self._rows(x, params.weights, temperature * self.noise, key)
+
+    def fit(self, key, train: Pool, previous: LinRegParams | None = None):
+        """Weighted least squares (module docstring). Generation 0 (no previous
+        model) takes the design from its training set, D_0; later fits keep the
+        previous model's."""
+        d = self.dim
+        x, y, w = train.data[:, :d], train.data[:, d], train.weight
+        gram = weighted_scatter(w, x)
+        rhs = weighted_mean(w, x * y[:, None])
+        diag = jnp.diagonal(gram)
+        scale = jnp.sqrt(jnp.where(diag > 0, diag, 1.0))
+        gram = gram / (scale[:, None] * scale[None, :])
+        rhs = rhs / scale
+        chol = jnp.linalg.cholesky(gram)
+        ridge = jnp.linalg.cholesky(gram + RIDGE * jnp.eye(d, dtype=gram.dtype))
+        chol = jnp.where(jnp.all(jnp.isfinite(chol)), chol, ridge)
+
+        def solve(b):
+            z = solve_triangular(chol, b, lower=True)
+            return solve_triangular(chol, z, lower=True, trans="T")
+
+        z = solve(rhs)
+        z = z + solve(rhs - matvec(gram, z))
+        weights = z / scale
+        if previous is not None:
+            return LinRegParams(weights, previous.design, previous.design_key)
+        design_key = jax.random.key_data(jax.random.fold_in(key, 1))
+        return LinRegParams(weights, x, design_key)
+
+    def _log_density(self, w, pool: Pool) -> jax.Array:
+        d = self.dim
+        x, y = pool.data[:, :d], pool.data[:, d]
+        z = (y - tree_sum(x * w, 1)) / self.noise
+        return -0.5 * z * z - math.log(self.noise) - 0.5 * math.log(2.0 * math.pi)
+
+    def log_density(self, params: LinRegParams, pool: Pool) -> jax.Array:
+        """log N(y; x·w_hat, s^2) per row (the self-curation reward)."""
+        return self._log_density(params.weights, pool)
+
+    def truth_log_density(self, truth, pool: Pool) -> jax.Array:
+        """log N(y; x·w*, s^2) per row (the verifier's reward)."""
+        return self._log_density(self.true_weights(pool.data.dtype), pool)
+
+    def metrics(self, params: LinRegParams, truth, ref) -> dict:
+        """test_error = E_x (x·(w_hat - w*))^2 over fresh x ~ N(0, I_d), which is
+        ||w_hat - w*||^2 in closed form (isotropic x; the noise s^2 is left
+        out); param_sqerr = ||w_hat - w*||^2. Equal here, as SPEC §5 lists both."""
+        err = params.weights - self.true_weights(params.weights.dtype)
+        sqerr = tree_sum(err * err, 0)
+        return {"test_error": sqerr, "param_sqerr": sqerr}
