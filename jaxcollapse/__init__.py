@@ -9,6 +9,7 @@ _configure_xla()
 from jaxcollapse.models import FAMILIES  # noqa: E402
 from jaxcollapse.models.categorical import Categorical  # noqa: E402
 from jaxcollapse.models.gaussian import Gaussian, GaussianParams  # noqa: E402
+from jaxcollapse.models.kde import KDE  # noqa: E402
 from jaxcollapse.models.linreg import LinReg  # noqa: E402
 from jaxcollapse.results import Results  # noqa: E402
 from jaxcollapse.simulate import simulate  # noqa: E402
@@ -20,6 +21,7 @@ __all__ = [
     "Categorical",
     "Gaussian",
     "GaussianParams",
+    "KDE",
     "LinReg",
     "Results",
     "__version__",

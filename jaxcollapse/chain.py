@@ -19,6 +19,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxcollapse.workflows._pool import Pool
+
 
 @dataclass(frozen=True)
 class Sizes:
@@ -51,6 +53,32 @@ def _subkeys(key, num: int):
     return [jax.random.fold_in(key, i) for i in range(num)]
 
 
+def _keeps_points(model) -> bool:
+    return bool(getattr(model, "params_keep_points", False))
+
+
+def _padded(train, capacity: int):
+    """train with empty slots added up to `capacity` (weight 0: same fit)."""
+    if train.weight.shape[0] >= capacity:
+        return train
+    return Pool.empty(capacity, train).append(train)
+
+
+def _fit_capacity(key, workflow, sizes: Sizes, real, flow) -> int:
+    """Slots of every fit's training set for families whose params keep the
+    training points (model.params_keep_points): max(num_real, slots of D_t),
+    so that model 0 and model t >= 1 have one shape in the scan's carry. Only
+    the shapes of a generation's update are traced (jax.eval_shape)."""
+
+    def update():
+        synthetic = real.take(jnp.zeros((sizes.num_samples,), jnp.int32))
+        fresh = real if workflow.needs_fresh else None
+        return workflow.update(key, flow, synthetic, fresh, jnp.zeros(()))
+
+    train, _ = jax.eval_shape(update)
+    return max(sizes.num_real, train.weight.shape[0])
+
+
 class ChainState(NamedTuple):
     """Everything a chain carries from one generation to the next."""
 
@@ -66,10 +94,13 @@ def init_chain(key, model, workflow, sizes: Sizes, exact: bool):
     truth = model.init_truth(k_truth)
     real = model.sample_truth(k_real, truth, sizes.num_real, exact)
     ref = model.reference(k_test, truth, sizes.num_test, exact)
-    params = model.fit(k_fit, real)
     flow = workflow.init(
         real, num_samples=sizes.num_samples, num_generations=sizes.num_generations
     )
+    first = real
+    if _keeps_points(model):
+        first = _padded(real, _fit_capacity(k_fit, workflow, sizes, real, flow))
+    params = model.fit(k_fit, first)
     return ChainState(params, flow, truth, ref), model.metrics(params, truth, ref)
 
 
@@ -91,8 +122,11 @@ def advance_chain(
         synthetic = draw_synthetic(k_sample, state, model, sizes, temperature, exact)
         fresh = None
         if workflow.needs_fresh:
-            fresh = model.sample_truth(k_fresh, state.truth, sizes.num_real, exact)
+            draw = getattr(model, "sample_fresh", model.sample_truth)
+            fresh = draw(k_fresh, state.truth, sizes.num_real, exact)
         train, flow = workflow.update(k_flow, state.flow, synthetic, fresh, real_weight)
+        if _keeps_points(model):
+            train = _padded(train, max(sizes.num_real, train.weight.shape[0]))
         if getattr(model, "fit_uses_previous", False):  # e.g. fine-tuning
             params = model.fit(k_fit, train, previous=state.params)
         else:

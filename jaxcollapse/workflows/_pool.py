@@ -103,7 +103,7 @@ class Pool(NamedTuple):
         """Write the full pool `other` into the free slots starting at `count`."""
         a, b = self._common_frame(other)
         start = a.count
-        corner = (start,) + (0,) * (a.data.ndim - 1)
+        corner = (start,) + (jnp.zeros((), start.dtype),) * (a.data.ndim - 1)
         return Pool(
             jax.lax.dynamic_update_slice(a.data, b.data, corner),
             jax.lax.dynamic_update_slice(a.weight, b.weight, (start,)),

@@ -1,0 +1,351 @@
+"""The `kde` family: a Gaussian kernel density estimate refit on its own samples.
+
+Truth (SPEC §2): N(0, I_d) (`truth="normal"`), or one of the named 2-D truths
+of "Collapse or Thrive?" (Kazdan et al. 2024), built like scikit-learn's
+generators of the same name and then given N(0, `truth_noise`^2) noise per
+coordinate: `moons`, `circles` (inner radius `factor`), `blobs` (3 centres drawn
+once per chain uniformly in [-10, 10]^2 by `init_truth`, unit spread, m points
+split as evenly as possible, the first m mod 3 centres getting one more; with
+the truth noise added, as for every named truth, a blob's spread per coordinate
+is sqrt(1 + truth_noise^2)). The points of a draw are not shuffled (order does
+not matter to a KDE).
+
+Fit: the model keeps the weighted training set and a bandwidth h, either fixed
+or Scott's h = sd * n_eff^(-1/5), with sd^2 the weighted variance of the training
+points averaged over the d coordinates (divisor: total weight; the square root
+of the mean per-coordinate variance, which keeps E[s^2] recursions exactly
+linear, see theory/kde.py) and n_eff the number of points with weight > 0.
+The density is sum_i w_i N(x; x_i, h^2 I) / sum_i w_i.
+
+Sample: pick a training point with probability proportional to its weight by
+inverse-CDF sampling (uniforms against the cumulative weights, a binary search,
+O(num log capacity), never a Gumbel pass over the whole pool) and add
+h * tau * N(0, I).
+
+Metrics (SPEC §5), in this order:
+- `test_nll`: average of -log density over the held-out real set (`num_test`
+  truth draws fixed per chain). The mixture log density is a streaming
+  log-sum-exp over blocks of pool slots inside a loop over blocks of query
+  points, so a chain's memory is O(num_test + capacity), not their product.
+- `var`: variance of the fitted density, the trace of its covariance when
+  d > 1: weighted variance of the points (divisor total weight) + d h^2.
+- `distinct_roots`: how many generation-0 real points still have descendants in
+  the training set. Root labels: `sample_truth` labels its points 0..num-1 (it
+  makes D_0); a synthetic point inherits the label of the point it was drawn
+  around; `sample_fresh` (the fresh real data of workflow `fresh`) labels its
+  points -1. The metric counts distinct labels >= 0 among slots with weight > 0
+  (a slot of weight 0, such as D_0 under `mix` with real_weight 0, is no part
+  of the fitted model). An engine that draws fresh data with `sample_truth`
+  instead would label fresh points 0..num_real-1 like D_0's, and they would be
+  counted alongside them.
+
+Degenerate input: empty slots carry weight 0 and are ignored by the fit, the
+sampler and the density. If all weights are 0 the spread and Scott h are 0. If
+h is 0 (Scott on training points that coincide in floating point, i.e. a
+collapse below the precision of absolute coordinates) the density is computed
+with h floored at the dtype's smallest normal number: test_nll is then +inf
+(a point mass), never NaN.
+
+Verify support: `log_density(params, pool)` (the model's log density of each
+point, chunked like test_nll) and `truth_log_density(truth, pool)`: exact for
+normal and blobs (the equal mixture of the 3 blob Gaussians); for moons and
+circles the population limit, arcs with uniformly distributed angle convolved
+with the noise, evaluated by a fixed midpoint quadrature over the angle with
+node spacing at most truth_noise / 8 along the arc (capped at 8192 nodes per
+arc) and the same streaming log-sum-exp.
+"""
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxcollapse.workflows._linalg import tree_sum, weighted_mean
+from jaxcollapse.workflows._pool import Pool
+
+TRUTHS = ("normal", "moons", "circles", "blobs")
+NUM_CENTRES = 3  # blobs
+CENTRE_BOX = 10.0  # blobs' centres are uniform in [-10, 10]^2
+POOL_BLOCK = 32  # pool slots per step of the streaming log-sum-exp
+QUERY_BLOCK = 256  # query points per block of the streaming log-sum-exp
+MAX_NODES = 8192  # quadrature nodes per arc (moons, circles)
+
+
+class KDEParams(NamedTuple):
+    """A fitted KDE: the weighted training points and the bandwidth."""
+
+    data: jax.Array  # (capacity, d) absolute coordinates
+    weight: jax.Array  # (capacity,) 0 in empty slots
+    root: jax.Array  # (capacity,) int32 generation-0 ancestor, -1 for fresh
+    bandwidth: jax.Array  # () h
+    spread: jax.Array  # () weighted variance of the points, trace over d
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def arc_positions(truth: str, num: int, factor: float) -> np.ndarray:
+    """The noiseless positions (num, 2) of a moons / circles draw of num points,
+    as scikit-learn's make_moons / make_circles place them (SPEC §2)."""
+    n_out = num // 2
+    n_in = num - n_out
+    if truth == "moons":
+        a_out = np.linspace(0.0, np.pi, n_out)
+        a_in = np.linspace(0.0, np.pi, n_in)
+        outer = np.stack([np.cos(a_out), np.sin(a_out)], 1)
+        inner = np.stack([1.0 - np.cos(a_in), 1.0 - np.sin(a_in) - 0.5], 1)
+    elif truth == "circles":
+        a_out = np.linspace(0.0, 2.0 * np.pi, n_out, endpoint=False)
+        a_in = np.linspace(0.0, 2.0 * np.pi, n_in, endpoint=False)
+        outer = np.stack([np.cos(a_out), np.sin(a_out)], 1)
+        inner = factor * np.stack([np.cos(a_in), np.sin(a_in)], 1)
+    else:
+        raise ValueError(f"no arc positions for truth {truth!r}")
+    return np.concatenate([outer, inner]).reshape(num, 2)
+
+
+def blob_counts(num: int) -> np.ndarray:
+    """Points per blob centre: as even as possible, the first ones get extras."""
+    return np.array(
+        [num // NUM_CENTRES + (k < num % NUM_CENTRES) for k in range(NUM_CENTRES)]
+    )
+
+
+def arc_nodes(truth: str, noise: float, factor: float) -> np.ndarray:
+    """Quadrature nodes (2K, 2) for the population density of moons / circles:
+    K midpoint nodes in angle on each of the two arcs, spacing <= noise / 8."""
+    length = np.pi if truth == "moons" else 2.0 * np.pi
+    k = int(min(MAX_NODES, max(256, math.ceil(8.0 * length / noise))))
+    if truth == "moons":
+        a = (np.arange(k) + 0.5) * np.pi / k
+        outer = np.stack([np.cos(a), np.sin(a)], 1)
+        inner = np.stack([1.0 - np.cos(a), 0.5 - np.sin(a)], 1)
+    else:  # periodic: equally spaced nodes are the trapezoid rule
+        a = np.arange(k) * 2.0 * np.pi / k
+        outer = np.stack([np.cos(a), np.sin(a)], 1)
+        inner = factor * outer
+    return np.concatenate([outer, inner])
+
+
+def mixture_log_density(query, centres, log_weight, scale):
+    """log sum_i exp(log_weight_i) N(x; centres_i, scale^2 I) for every row x of
+    query (Q, d); log_weight (P,) may hold -inf (empty slots).
+
+    A streaming log-sum-exp: a loop over blocks of QUERY_BLOCK query points, and
+    inside it a loop over blocks of POOL_BLOCK centres carrying a running
+    (max, scaled sum) per query point, so memory is O(Q + P + block sizes).
+    Every sum is a fixed tree (bit-identical in any compiled program). A scale
+    of 0 is floored at the dtype's smallest normal number.
+    """
+    num_q, dim = query.shape
+    num_p = centres.shape[0]
+    dtype = query.dtype
+    qb = min(num_q, QUERY_BLOCK)
+    pb = min(num_p, POOL_BLOCK)
+    nq = -(-num_q // qb)
+    npb = -(-num_p // pb)
+    query = jnp.pad(query, ((0, nq * qb - num_q), (0, 0)))
+    centres = jnp.pad(centres, ((0, npb * pb - num_p), (0, 0)))
+    log_weight = jnp.pad(log_weight, (0, npb * pb - num_p), constant_values=-jnp.inf)
+    centres = centres.reshape(npb, pb, dim)
+    log_weight = log_weight.reshape(npb, pb)
+    scale = jnp.maximum(scale, jnp.finfo(dtype).tiny)
+    inv = 1.0 / scale
+
+    def one_block(x):
+        def step(carry, chunk):
+            top, acc = carry
+            c, lw = chunk
+            z = (x[:, None, :] - c[None, :, :]) * inv
+            e = lw[None, :] - 0.5 * tree_sum(z * z, -1)  # (qb, pb)
+            new = jnp.maximum(top, jnp.max(e, axis=1))
+            safe = jnp.where(jnp.isfinite(new), new, 0.0)
+            acc = acc * jnp.exp(top - safe) + tree_sum(jnp.exp(e - safe[:, None]), 1)
+            return (new, acc), None
+
+        init = (jnp.full((qb,), -jnp.inf, dtype), jnp.zeros((qb,), dtype))
+        (top, acc), _ = jax.lax.scan(step, init, (centres, log_weight))
+        return jnp.where(jnp.isfinite(top), top, 0.0) + jnp.log(acc)
+
+    lse = jax.lax.map(one_block, query.reshape(nq, qb, dim)).reshape(-1)[:num_q]
+    return lse - dim * jnp.log(scale) - 0.5 * dim * math.log(2.0 * math.pi)
+
+
+@dataclass(frozen=True)
+class KDE:
+    """Gaussian kernel density estimate family (SPEC §2); see the module text."""
+
+    dim: int = 1
+    bandwidth: float | str = 0.1
+    truth: str = "normal"
+    truth_noise: float = 0.05
+    factor: float = 0.8
+    name: ClassVar[str] = "kde"
+    has_exact_path: ClassVar[bool] = False
+    # The params hold the training points, so their shape follows the training
+    # set's: the engine pads every fit's set to one capacity (chain.py).
+    params_keep_points: ClassVar[bool] = True
+
+    def __post_init__(self):
+        if not isinstance(self.dim, int) or isinstance(self.dim, bool) or self.dim < 1:
+            raise ValueError(f"dim must be an integer >= 1; got {self.dim!r}")
+        h = self.bandwidth
+        if h != "scott" and not (_is_number(h) and math.isfinite(h) and h > 0):
+            raise ValueError(f"bandwidth must be a number > 0 or 'scott'; got {h!r}")
+        if self.truth not in TRUTHS:
+            raise ValueError(
+                f"truth must be one of {', '.join(TRUTHS)}; got {self.truth!r}"
+            )
+        if self.truth != "normal" and self.dim != 2:
+            raise ValueError(
+                f"truth {self.truth} is 2-D and needs dim 2; got dim {self.dim!r}"
+            )
+        s = self.truth_noise
+        if not (_is_number(s) and math.isfinite(s) and s > 0):
+            raise ValueError(f"truth_noise must be a number > 0; got {s!r}")
+        f = self.factor
+        if not (_is_number(f) and 0 <= f < 1):
+            raise ValueError(f"factor must be a number in [0, 1); got {f!r}")
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        return ("test_nll", "var", "distinct_roots")
+
+    def min_samples(self) -> int:
+        return 2
+
+    def point_floats(self) -> int:
+        """dim coordinates, a weight and a root label per point, and the
+        params keep a copy of the pool: about twice that."""
+        return 2 * (self.dim + 2)
+
+    def fixed_floats(self) -> int:
+        return 2 * NUM_CENTRES if self.truth == "blobs" else 0
+
+    # -- truth ---------------------------------------------------------------
+
+    def init_truth(self, key):
+        """The blob centres (3, 2), uniform in [-10, 10]^2; None otherwise."""
+        if self.truth != "blobs":
+            return None
+        return jax.random.uniform(
+            key, (NUM_CENTRES, 2), minval=-CENTRE_BOX, maxval=CENTRE_BOX
+        )
+
+    def _truth_points(self, key, truth, num):
+        dtype = jnp.zeros(()).dtype
+        z = jax.random.normal(key, (num, self.dim), dtype)
+        if self.truth == "normal":
+            return z
+        if self.truth == "blobs":
+            # unit spread around the centre, then the truth noise (SPEC §2)
+            labels = np.repeat(np.arange(NUM_CENTRES), blob_counts(num))
+            spread = math.sqrt(1.0 + self.truth_noise**2)
+            return truth[labels].astype(dtype) + spread * z
+        base = arc_positions(self.truth, num, self.factor)
+        return jnp.asarray(base, dtype) + self.truth_noise * z
+
+    def sample_truth(self, key, truth, num, exact):
+        """num truth draws labelled 0..num-1 (generation 0's real points, D_0)."""
+        root = jnp.arange(num, dtype=jnp.int32)
+        return Pool.full(self._truth_points(key, truth, num), None, root)
+
+    def sample_fresh(self, key, truth, num, exact):
+        """num fresh truth draws (workflow fresh), labelled -1: new real data,
+        never counted by distinct_roots."""
+        root = jnp.full((num,), -1, jnp.int32)
+        return Pool.full(self._truth_points(key, truth, num), None, root)
+
+    def reference(self, key, truth, num, exact):
+        """The held-out real set: num truth draws (num, d), fixed for the chain."""
+        return self._truth_points(key, truth, num)
+
+    # -- model ---------------------------------------------------------------
+
+    def fit(self, key, train: Pool) -> KDEParams:
+        """Keep the weighted points; h fixed or Scott's (module text)."""
+        data = train.absolute()
+        w = train.weight
+        total = tree_sum(w, 0)
+        safe = jnp.where(total > 0, total, 1.0)
+        mean = weighted_mean(w, data) / safe
+        centred = (data - mean) * (w[:, None] > 0)
+        per_dim = tree_sum(w[:, None] * centred * centred, 0) / safe
+        spread = tree_sum(per_dim, 0)
+        if self.bandwidth == "scott":
+            n_eff = jnp.sum(w > 0).astype(data.dtype)
+            h = jnp.sqrt(spread / self.dim) * jnp.maximum(n_eff, 1.0) ** -0.2
+        else:
+            h = jnp.asarray(self.bandwidth, data.dtype)
+        root = train.root
+        if root is None:
+            root = jnp.zeros(w.shape, jnp.int32)
+        return KDEParams(data, w, root, h, spread)
+
+    def sample(self, key, params: KDEParams, num, temperature, exact):
+        """num draws: a point picked with probability w_i / sum w (inverse CDF),
+        plus h * tau * N(0, I); each draw inherits its point's root label."""
+        w = params.weight
+        capacity = w.shape[0]
+        cdf = jax.lax.associative_scan(jnp.add, w)
+        u = jax.random.uniform(jax.random.fold_in(key, 0), (num,), w.dtype) * cdf[-1]
+        index = jnp.searchsorted(cdf, u, side="right")
+        # Only rounding in the prefix sums (or u = total) can land on a slot of
+        # weight 0: map it to the last slot of positive weight at or before it.
+        slots = jnp.arange(capacity, dtype=jnp.int32)
+        last = jax.lax.associative_scan(jnp.maximum, jnp.where(w > 0, slots, -1))
+        index = jnp.maximum(last[jnp.minimum(index, capacity - 1)], 0)
+        noise = jax.random.normal(jax.random.fold_in(key, 1), (num, self.dim), w.dtype)
+        scale = params.bandwidth * temperature
+        points = params.data[index] + scale * noise
+        return Pool.full(points, None, params.root[index])
+
+    def log_density(self, params: KDEParams, pool: Pool) -> jax.Array:
+        """The model's log density at every point of pool (capacity,)."""
+        w = params.weight
+        total = tree_sum(w, 0)
+        log_w = jnp.log(w) - jnp.log(jnp.where(total > 0, total, 1.0))
+        return mixture_log_density(
+            pool.absolute(), params.data, log_w, params.bandwidth
+        )
+
+    def truth_log_density(self, truth, pool: Pool) -> jax.Array:
+        """log P(x) per point of pool (the verifier's reward); module text."""
+        x = pool.absolute()
+        dtype = x.dtype
+        if self.truth == "normal":
+            return -0.5 * tree_sum(x * x, 1) - 0.5 * self.dim * math.log(2 * math.pi)
+        if self.truth == "blobs":
+            centres = truth.astype(dtype)
+            scale = jnp.asarray(math.sqrt(1.0 + self.truth_noise**2), dtype)
+        else:
+            nodes = arc_nodes(self.truth, self.truth_noise, self.factor)
+            centres = jnp.asarray(nodes, dtype)
+            scale = jnp.asarray(self.truth_noise, dtype)
+        count = centres.shape[0]
+        log_w = jnp.full((count,), -math.log(count), dtype)
+        return mixture_log_density(x, centres, log_w, scale)
+
+    def metrics(self, params: KDEParams, truth, ref) -> dict:
+        num = ref.shape[0]
+        test_nll = -tree_sum(self.log_density(params, Pool.full(ref, None)), 0) / num
+        var = params.spread + self.dim * params.bandwidth**2
+        return {
+            "test_nll": test_nll,
+            "var": var,
+            "distinct_roots": distinct_roots(params.root, params.weight).astype(
+                var.dtype
+            ),
+        }
+
+
+def distinct_roots(root: jax.Array, weight: jax.Array) -> jax.Array:
+    """Number of distinct labels >= 0 among slots with weight > 0 (int32)."""
+    sentinel = jnp.iinfo(jnp.int32).max
+    labels = jnp.sort(jnp.where((weight > 0) & (root >= 0), root, sentinel))
+    first = jnp.concatenate([jnp.ones((1,), bool), labels[1:] != labels[:-1]])
+    return jnp.sum(first & (labels != sentinel)).astype(jnp.int32)
