@@ -87,12 +87,17 @@ def agreement(results, metrics=None) -> list[str]:
             continue
         stat = results.metrics[name]
         mean, sem = stat["mean"][t], stat["sem"][t]
-        z = (mean - theory[t]) / sem if sem > 0 else float("nan")
+        if sem > 0:
+            verdict = f"z = {(mean - theory[t]) / sem:+.2f}"
+        elif mean == theory[t]:
+            verdict = "equal in every chain"  # no spread: z is undefined
+        else:
+            verdict = "no spread across chains, and not equal"
         nonfinite = int(stat["nonfinite"][t])
         extra = f", {nonfinite} non-finite" if nonfinite else ""
         out.append(
             f"{name} at generation {t}: simulated {fmt_pm(mean, sem)}, "
-            f"theory {fmt(theory[t])}, z = {z:+.2f}{extra}"
+            f"theory {fmt(theory[t])}, {verdict}{extra}"
         )
     return out
 
