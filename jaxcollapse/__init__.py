@@ -7,8 +7,10 @@ from jaxcollapse._xla import configure_xla as _configure_xla
 _configure_xla()
 
 from jaxcollapse.models import FAMILIES  # noqa: E402
+from jaxcollapse.models.bigram import Bigram  # noqa: E402
 from jaxcollapse.models.categorical import Categorical  # noqa: E402
 from jaxcollapse.models.gaussian import Gaussian, GaussianParams  # noqa: E402
+from jaxcollapse.models.gmm import GMM  # noqa: E402
 from jaxcollapse.models.kde import KDE  # noqa: E402
 from jaxcollapse.models.linreg import LinReg  # noqa: E402
 from jaxcollapse.results import Results  # noqa: E402
@@ -18,8 +20,10 @@ from jaxcollapse.workflows import WORKFLOWS, get_workflow  # noqa: E402
 __all__ = [
     "FAMILIES",
     "WORKFLOWS",
+    "Bigram",
     "Categorical",
     "Gaussian",
+    "GMM",
     "GaussianParams",
     "KDE",
     "LinReg",
