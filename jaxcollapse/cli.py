@@ -251,9 +251,7 @@ def _run(args) -> int:
         bar.close()
     cfg = results.config
     path = "exact fast path" if cfg["exact_path"] else "sample-level path"
-    settings = ", ".join(
-        f"{f.name}={cfg[f.name]}" for f in dataclasses.fields(model)
-    )
+    settings = ", ".join(f"{f.name}={cfg[f.name]}" for f in dataclasses.fields(model))
     if cfg.get("verify"):
         settings += f"; verify={cfg['verify']}, keep_fraction={cfg['keep_fraction']:g}"
     print(

@@ -20,6 +20,32 @@ SMALL = [
 ]
 
 
+@pytest.mark.parametrize(
+    "family",
+    [
+        ["--model", "kde", "--bandwidth", "scott"],
+        [
+            "--model",
+            "categorical",
+            "--categories",
+            "10",
+            "--verify",
+            "truth",
+            "--keep-fraction",
+            "0.5",
+        ],
+        ["--model", "linreg", "--dim", "2"],
+        ["--model", "gmm", "--components", "1", "--em-steps", "5"],
+        ["--model", "bigram", "--vocab", "4", "--seq-len", "4", "--init", "scratch"],
+    ],
+)
+def test_every_family_runs_from_the_command_line(capsys, family):
+    small = ["run", "--num-samples", "10", "--generations", "3", "--chains", "64"]
+    assert main(small + family + ["--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(family[1]) and "± " in out
+
+
 def test_run_prints_simulation_beside_theory(capsys, tmp_path):
     out_path = tmp_path / "r.json"
     assert main(SMALL + ["--json", str(out_path)]) == 0
@@ -50,6 +76,17 @@ def test_run_prints_simulation_beside_theory(capsys, tmp_path):
         (["--json", "/nonexistent-dir/r.json"], "json"),
         (["--metrics", "std,bogus"], "metrics"),
         (["--exact-path", "on", "--workflow", "accumulate-subsample"], "exact_path"),
+        (["--bandwidth", "0.1"], "--bandwidth"),
+        (["--model", "kde", "--bandwidth", "wide"], "bandwidth"),
+        (["--model", "kde", "--bandwidth", "-1"], "bandwidth"),
+        (["--model", "kde", "--truth", "moons"], "dim"),
+        (["--model", "categorical", "--categories", "1"], "categories"),
+        (["--model", "categorical", "--zipf", "-1"], "zipf"),
+        (["--model", "gmm", "--components", "0"], "components"),
+        (["--model", "linreg", "--noise", "0"], "noise"),
+        (["--model", "bigram", "--init", "warm"], "init"),
+        (["--keep-fraction", "0.5"], "verify"),
+        (["--verify", "truth", "--keep-fraction", "0"], "keep_fraction"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(capsys, extra, word):

@@ -52,12 +52,11 @@ entropy and kl have no closed form and are left out.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from scipy import stats
 
 from jaxcollapse.models.categorical import _zipf_log_probs
+from jaxcollapse.theory._common import scalar
 
 MAX_COUNT = 2000
 MAX_WORK = 5e8
@@ -119,14 +118,6 @@ def _tail_mass(workflow, n, n_r, T, alpha, K, tail_truth, lam):
     return m
 
 
-def _scalar(value):
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
-
-
 def theory(config: dict) -> dict[str, np.ndarray]:
     """{metric: (T+1,) float64} for the metrics that are exact in this setting."""
     workflow = config["workflow"]
@@ -135,9 +126,9 @@ def theory(config: dict) -> dict[str, np.ndarray]:
     n = int(config["num_samples"])
     n_r = int(config.get("num_real") or n)
     T = int(config["num_generations"])
-    tau = _scalar(config.get("temperature", 1.0))
+    tau = scalar(config.get("temperature", 1.0))
     lam = config.get("real_weight")
-    lam = None if lam is None else _scalar(lam)
+    lam = None if lam is None else scalar(lam)
     if tau is None or (config.get("real_weight") is not None and lam is None):
         return {}
     if workflow == "mix" and lam is None:

@@ -40,17 +40,9 @@ num_real = num_samples (the design rows then differ between sets).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-
-def _scalar(value):
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
+from jaxcollapse.theory._common import scalar
 
 
 def error_factors(workflow: str, num_generations: int, temperature: float, lam):
@@ -84,10 +76,10 @@ def theory(config: dict) -> dict[str, np.ndarray]:
     d = int(config["dim"])
     s = float(config["noise"])
     T = int(config["num_generations"])
-    tau = _scalar(config.get("temperature", 1.0))
+    tau = scalar(config.get("temperature", 1.0))
     lam = config.get("real_weight")
     if lam is not None:
-        lam = _scalar(lam)
+        lam = scalar(lam)
         if lam is None:
             return {}
     workflow = config["workflow"]

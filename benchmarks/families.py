@@ -1,0 +1,300 @@
+"""KDE and categorical chains: a per-chain NumPy loop against jaxcollapse.
+
+The per-chain loop is the structure of the papers' code (one KernelDensity fit,
+score and sample per chain per generation; one multinomial resample per chain
+per generation), written with NumPy in float64 and computing the same metrics
+as jaxcollapse, so both sides do the same work:
+
+- kde (1-D, fixed bandwidth h, truth N(0, 1), replace): fit = keep the n points;
+  metrics test_nll on a fixed held-out set of num_test points (log-sum-exp over
+  the n kernels), var (sample variance + h^2), distinct_roots; sample = pick n
+  points uniformly, add h N(0, 1).
+- categorical (K symbols, Zipf(1.1) truth, no smoothing, replace): fit =
+  counts / n; metrics num_missing, entropy, kl, tail_mass, collapsed; sample =
+  Multinomial(n, p_hat).
+
+Rates are chain-generations per second (chains x T / wall seconds); the
+baseline runs on fewer chains and rates are compared. Target (issue 3): each
+family at least 30x its per-chain baseline. Prints one table with the machine
+and versions; --json writes it with the record.
+
+    python benchmarks/families.py            # default sizes (a few minutes)
+    python benchmarks/families.py --quick    # small sizes; not for the target
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+from _common import (
+    CompileClock,
+    Meter,
+    machine_info,
+    markdown_table,
+    si,
+    source_state,
+    verdict,
+)
+
+TARGET = 30.0
+
+
+# ---------------------------------------------------------------- baselines
+
+
+def kde_per_chain(chains, n, T, h, num_test, seed):
+    """One chain at a time, one generation at a time; returns mean test_nll_T."""
+    finals = []
+    for c in range(chains):
+        rng = np.random.default_rng([seed, c])
+        points = rng.standard_normal(n)
+        roots = np.arange(n)
+        test = rng.standard_normal(num_test)
+        for t in range(T + 1):
+            if t > 0:
+                pick = rng.integers(0, n, n)
+                points = points[pick] + h * rng.standard_normal(n)
+                roots = roots[pick]
+            # score_samples: log of the mean of n Gaussian kernels at each test point
+            z = (test[:, None] - points[None, :]) / h
+            logk = -0.5 * z * z
+            top = logk.max(axis=1, keepdims=True)
+            log_density = (
+                top[:, 0]
+                + np.log(np.exp(logk - top).sum(axis=1))
+                - math.log(n * h * math.sqrt(2 * math.pi))
+            )
+            test_nll = -log_density.mean()
+            _var = points.var() + h * h
+            _distinct = np.unique(roots).size
+        finals.append(test_nll)
+    return _mean_sem(finals)
+
+
+def categorical_per_chain(chains, n, T, K, zipf, seed):
+    """One chain at a time; returns mean entropy_T."""
+    truth = np.arange(1, K + 1, dtype=np.float64) ** -zipf
+    truth /= truth.sum()
+    rare = np.arange(K - K // 10, K)
+    finals = []
+    for c in range(chains):
+        rng = np.random.default_rng([seed, c])
+        p_hat = rng.multinomial(n, truth) / n
+        for t in range(T + 1):
+            if t > 0:
+                p_hat = rng.multinomial(n, p_hat) / n
+            positive = p_hat > 0
+            entropy = -np.sum(p_hat[positive] * np.log(p_hat[positive]))
+            _kl = np.sum(p_hat[positive] * np.log(p_hat[positive] / truth[positive]))
+            _missing = K - positive.sum()
+            _tail = p_hat[rare].sum()
+            _collapsed = float(positive.sum() == 1)
+        finals.append(entropy)
+    return _mean_sem(finals)
+
+
+def _mean_sem(values):
+    values = np.asarray(values, np.float64)
+    return float(values.mean()), float(values.std(ddof=1) / math.sqrt(values.size))
+
+
+# ---------------------------------------------------------------- jaxcollapse
+
+
+def run_jaxcollapse(clock, model, chains, n, T, num_test, seed, metric):
+    import jaxcollapse as jc
+
+    before = clock.total
+    with Meter() as meter:
+        res = jc.simulate(
+            model,
+            "replace",
+            num_samples=n,
+            num_generations=T,
+            num_chains=chains,
+            num_test=num_test,
+            seed=seed,
+        )
+    stat = res.metrics[metric]
+    return (
+        meter,
+        clock.total - before,
+        (float(stat["mean"][-1]), float(stat["sem"][-1])),
+    )
+
+
+def parse(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="small sizes")
+    p.add_argument("--json", default=None, metavar="PATH")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    # Two workloads a family: a small one (the papers' scale, where the
+    # per-chain loop pays Python's overhead every generation) and a large one
+    # (where NumPy's vectorised work per chain dominates).
+    if args.quick:
+        args.kde = [dict(chains=2048, base=20, n=50, T=10, h=0.1, num_test=100)]
+        args.cat = [dict(chains=4096, base=50, n=100, T=20, K=100, zipf=1.1)]
+    else:
+        args.kde = [
+            dict(chains=50_000, base=200, n=50, T=50, h=0.1, num_test=100),
+            dict(chains=20_000, base=100, n=100, T=50, h=0.1, num_test=500),
+        ]
+        args.cat = [
+            dict(chains=100_000, base=1000, n=100, T=100, K=100, zipf=1.1),
+            dict(chains=10_000, base=300, n=1000, T=100, K=1000, zipf=1.1),
+        ]
+    return args
+
+
+def _rows_for(clock, seed, family, size, baseline, model, metric, num_test):
+    """The per-chain loop, then jaxcollapse cold and warm, on one workload."""
+    label = ", ".join(
+        f"{k}={v}" for k, v in size.items() if k not in ("chains", "base")
+    )
+    with Meter() as m:
+        base_val = baseline()
+    base_rate = size["base"] * size["T"] / m.wall
+    rows = [
+        (
+            family,
+            label,
+            "numpy per-chain loop, f64",
+            size["base"],
+            m,
+            None,
+            base_rate,
+            None,
+            base_val,
+            metric,
+        )
+    ]
+    for when in ("cold", "warm"):
+        meter, compile_s, val = run_jaxcollapse(
+            clock,
+            model,
+            size["chains"],
+            size["n"],
+            size["T"],
+            num_test,
+            seed,
+            metric,
+        )
+        rate = size["chains"] * size["T"] / meter.wall
+        rows.append(
+            (
+                family,
+                label,
+                f"jaxcollapse, {when}",
+                size["chains"],
+                meter,
+                compile_s,
+                rate,
+                rate / base_rate,
+                val,
+                metric,
+            )
+        )
+    return rows
+
+
+def main(argv=None):
+    args = parse(argv)
+    import jaxcollapse as jc
+
+    clock = CompileClock()
+    rows = []
+    for k in args.kde:
+        rows += _rows_for(
+            clock,
+            args.seed,
+            "kde",
+            k,
+            lambda k=k: kde_per_chain(
+                k["base"], k["n"], k["T"], k["h"], k["num_test"], args.seed
+            ),
+            jc.KDE(dim=1, bandwidth=k["h"]),
+            "test_nll",
+            k["num_test"],
+        )
+    for c in args.cat:
+        rows += _rows_for(
+            clock,
+            args.seed,
+            "categorical",
+            c,
+            lambda c=c: categorical_per_chain(
+                c["base"], c["n"], c["T"], c["K"], c["zipf"], args.seed
+            ),
+            jc.Categorical(categories=c["K"], zipf=c["zipf"]),
+            "entropy",
+            500,
+        )
+
+    header = [
+        "family",
+        "workload",
+        "method",
+        "chains",
+        "wall s",
+        "compile s",
+        "cores",
+        "others",
+        "chain-gen/s",
+        "x loop",
+        "mean ± sem at T",
+        "target",
+        "result",
+    ]
+    body = []
+    for fam, label, method, chains, meter, compile_s, rate, ratio, val, metric in rows:
+        is_jc = ratio is not None
+        body.append(
+            [
+                fam,
+                label,
+                method,
+                si(chains),
+                f"{meter.wall:.2f}",
+                "-" if compile_s is None else f"{compile_s:.2f}",
+                f"{meter.cores:.2f}",
+                "-" if meter.others is None else f"{meter.others:.2f}",
+                si(rate),
+                "-" if ratio is None else f"{ratio:.1f}x",
+                f"{metric} {val[0]:.3f} ± {val[1]:.3f}",
+                f">={TARGET:g}x loop" if is_jc else "",
+                verdict(ratio >= TARGET) if is_jc else "",
+            ]
+        )
+    info = machine_info() | source_state()
+    info["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "")
+    lines = [
+        "KDE and categorical `replace` chains, chain-generations = chains x T",
+        f"machine: {info['cpu_model']}, {info['cpus_usable']} CPUs, {info['platform']}",
+        f"python {info['python']}, jax {info['jax']} ({info['jax_backend']}), "
+        f"numpy {info['numpy']}, jaxcollapse {info['jaxcollapse']} "
+        f"(git {info['git_commit']}), {info['date']}",
+        f"XLA_FLAGS={info['XLA_FLAGS']!r}",
+        "",
+        markdown_table(header, body, left={0, 1, 2, 10, 11, 12}),
+        "",
+        "cold: first call in the process, compilation included; warm: again.",
+        "mean ± sem at T: the metric over chains at generation T; both sides "
+        "simulate the same law, so they agree within their errors.",
+    ]
+    print("\n".join(lines))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": info, "table": body, "header": header}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    _start = time.perf_counter()
+    code = main()
+    print(f"total {time.perf_counter() - _start:.1f} s", file=sys.stderr)
+    sys.exit(code)
