@@ -127,10 +127,7 @@ def advance_chain(
         train, flow = workflow.update(k_flow, state.flow, synthetic, fresh, real_weight)
         if _keeps_points(model):
             train = _padded(train, max(sizes.num_real, train.weight.shape[0]))
-        if getattr(model, "fit_uses_previous", False):  # e.g. fine-tuning
-            params = model.fit(k_fit, train, previous=state.params)
-        else:
-            params = model.fit(k_fit, train)
+        params = model.fit(k_fit, train, previous=state.params)
         state = state._replace(params=params, flow=flow)
         return state, model.metrics(params, state.truth, state.ref)
 

@@ -151,10 +151,10 @@ def _per_chain_bytes(model, workflow, sizes: Sizes, exact: bool, num_metrics: in
     if exact:
         return out + 64 * (dim + 2) ** 2
     pool = sizes.num_real + sizes.num_samples
-    if sizes.verify is not None:
-        pool += sizes.verify.num_candidates(sizes.num_samples)
     if workflow.name.startswith("accumulate"):
         pool = sizes.num_real + sizes.num_samples * sizes.num_generations
+    if sizes.verify is not None:
+        pool += sizes.verify.num_candidates(sizes.num_samples)
     return out + 4 * dim * (6 * sizes.num_samples + 4 * pool + sizes.num_test)
 
 

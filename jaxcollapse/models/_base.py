@@ -6,7 +6,11 @@ A family is a frozen, hashable dataclass of static settings, written for ONE cha
     truth = model.init_truth(key)                      per-chain truth (or None)
     real  = model.sample_truth(key, truth, num, exact) D_0, fresh data (a set)
     ref   = model.reference(key, truth, num, exact)    fixed held-out real data
-    params = model.fit(key, train)                     fit to a weighted set
+    params = model.fit(key, train, previous)           fit to a weighted set;
+                                                       previous = model t-1's
+                                                       params (None at t = 0),
+                                                       for fine-tuning; most
+                                                       families ignore it
     synth = model.sample(key, params, num, temperature, exact)
     metrics = model.metrics(params, truth, ref)        dict of scalars (SPEC §5)
 
@@ -29,6 +33,15 @@ Optional, for the memory estimate that sizes chunks (simulate):
     model.point_floats() -> int   floats per stored point (default: model.dim)
     model.fixed_floats() -> int   floats a chain carries besides its points
                                   (model parameters, a fixed design, counts)
+
+Optional, read by the engine (chain.py):
+
+    model.params_keep_points: bool   the params hold the training set (KDE):
+                                     every fit's set is padded to one capacity
+    model.sample_fresh(key, truth, num, exact)
+                                     fresh real data for workflow fresh, where
+                                     it differs from sample_truth (KDE labels
+                                     fresh points as having no generation-0 root)
 
 Optional, for the verify modifier (SPEC §4), per point of a Pool:
 
@@ -55,7 +68,7 @@ class Model(Protocol):
 
     def reference(self, key, truth, num: int, exact: bool) -> Any: ...
 
-    def fit(self, key, train) -> Any: ...
+    def fit(self, key, train, previous=None) -> Any: ...
 
     def sample(self, key, params, num: int, temperature, exact: bool) -> Any: ...
 

@@ -46,7 +46,6 @@ from typing import ClassVar, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from jaxcollapse.config import check_integer
 from jaxcollapse.workflows._linalg import total, tree_sum
@@ -195,11 +194,6 @@ class Bigram:
                 f"init must be one of {', '.join(INITS)}; got {self.init!r}"
             )
 
-    @property
-    def fit_uses_previous(self) -> bool:
-        """Fine-tuning: the engine passes the previous params to fit."""
-        return self.init == "finetune"
-
     def min_samples(self) -> int:
         return 1
 
@@ -250,6 +244,8 @@ class Bigram:
             start = jnp.zeros((self.vocab, self.vocab), dtype)
 
         rows = tree_sum(counts, 1)[:, None]
+        import optax  # here, not at the top: `import jaxcollapse` stays light
+
         opt = optax.adam(self.learning_rate)
 
         def step(_, carry):

@@ -213,7 +213,7 @@ class Categorical:
         counts = zero.at[jnp.reshape(train.data, (-1,)).astype(jnp.int32)].add(w)
         return Counts(counts, tree_sum(w * w, 0))
 
-    def fit(self, key, train) -> CategoricalParams:
+    def fit(self, key, train, previous=None) -> CategoricalParams:
         """(N f_k + alpha) / (N + K alpha), N = W^2 / sum w^2 (module docstring)."""
         stats = self.counts(train)
         total = stats.total_weight()

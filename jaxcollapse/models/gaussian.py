@@ -89,11 +89,7 @@ class Gaussian:
         if exact:
             return gaussian_group(key, num, self.dim, scale, frame)
         dtype = frame.log_scale.dtype
-        draws = jax.random.normal(key, (num, self.dim), dtype)
-        # Materialise the draws once: without the barrier XLA fuses the whole
-        # generator into each of the fit's passes over them and hashes every
-        # point two or three times.
-        draws = scale * jax.lax.optimization_barrier(draws)
+        draws = scale * jax.random.normal(key, (num, self.dim), dtype)
         return Pool.full(draws, frame)
 
     def init_truth(self, key):
@@ -114,7 +110,7 @@ class Gaussian:
         """num draws from N(mu, tau^2 Sigma): coordinates tau*z in the model frame."""
         return self._group(key, num, temperature, params.frame, exact)
 
-    def fit(self, key, train) -> GaussianParams:
+    def fit(self, key, train, previous=None) -> GaussianParams:
         """Weighted maximum likelihood (divisor n - ddof), composed with the frame."""
         stats = train.moments() if isinstance(train, Pool) else train
         frame = stats.frame

@@ -263,7 +263,7 @@ class GMM:
         """The held-out real points, (num,)."""
         return self.sample_truth(key, truth, num, exact).data[:, 0]
 
-    def fit(self, key, train: Pool) -> GMMParams:
+    def fit(self, key, train: Pool, previous=None) -> GMMParams:
         x = train.data[:, 0]
         return fit_em(
             key, x, train.weight.astype(x.dtype), self.components, self.em_steps

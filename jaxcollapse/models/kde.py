@@ -266,7 +266,7 @@ class KDE:
 
     # -- model ---------------------------------------------------------------
 
-    def fit(self, key, train: Pool) -> KDEParams:
+    def fit(self, key, train: Pool, previous=None) -> KDEParams:
         """Keep the weighted points; h fixed or Scott's (module text)."""
         data = train.absolute()
         w = train.weight

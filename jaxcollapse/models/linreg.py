@@ -16,7 +16,7 @@ So when num_real = num_samples, D_0, every fresh set and every synthetic set
 share the same n design rows, generation after generation (Dohmatob et al.
 2024, "Model collapse demystified"; Gerstgrasser et al. 2024, "Is model
 collapse inevitable?"). The model carries its design (D_0's rows and the
-second stream's key) from fit to fit (`fit_uses_previous`), because sampling
+second stream's key) from fit to fit (fit's `previous`), because sampling
 sees only the model.
 
 Fit: weighted least squares w_hat = G^{-1} b, G = sum_i w_i x_i x_i^T,
@@ -64,7 +64,6 @@ class LinReg:
     noise: float = 1.0
     name: ClassVar[str] = "linreg"
     has_exact_path: ClassVar[bool] = False
-    fit_uses_previous: ClassVar[bool] = True
 
     def __post_init__(self):
         d = self.dim

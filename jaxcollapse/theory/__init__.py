@@ -31,9 +31,12 @@ def theory_for(config: dict) -> dict[str, np.ndarray]:
     if name and name != "gaussian":
         import importlib
 
+        module_name = f"jaxcollapse.theory.{name}"
         try:
-            module = importlib.import_module(f"jaxcollapse.theory.{name}")
-        except ModuleNotFoundError:
-            return {}
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as err:
+            if err.name != module_name:  # a real missing dependency
+                raise
+            return {}  # this family has no theory module
         return module.theory(config)
     return {}
