@@ -7,12 +7,25 @@ import time
 
 from jaxcollapse.workflows import WORKFLOWS
 
+
+def _bandwidth(text: str):
+    """--bandwidth: "scott" or a number (the family checks that it is > 0)."""
+    if text == "scott":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a number > 0 or scott; got {text!r}"
+        ) from None
+
+
 # Family settings as flags: flag -> (dataclass field, type, help). A flag is
 # accepted only with a family that has that field.
 FAMILY_FLAGS = {
     "--dim": ("dim", int, "dimension d (gaussian, kde, linreg)"),
     "--ddof": ("ddof", int, "gaussian covariance divisor n - ddof: 0 or 1"),
-    "--bandwidth": ("bandwidth", str, "kde bandwidth h > 0, or scott"),
+    "--bandwidth": ("bandwidth", _bandwidth, "kde bandwidth h > 0, or scott"),
     "--truth": ("truth", str, "kde truth: normal, moons, circles, blobs"),
     "--truth-noise": ("truth_noise", float, "noise sd of the named 2-D truths"),
     "--factor": ("factor", float, "circles: inner radius"),
@@ -144,13 +157,6 @@ def _model(args):
                 f"{flag} is not a setting of model {args.model} (its settings: "
                 f"{', '.join(own) or 'none'})"
             )
-        if field == "bandwidth" and value != "scott":
-            try:
-                value = float(value)
-            except ValueError:
-                raise ValueError(
-                    f"--bandwidth must be a number > 0 or scott; got {value!r}"
-                ) from None
         kwargs[field] = value
     return cls(**kwargs)
 

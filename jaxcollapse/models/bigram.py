@@ -154,11 +154,6 @@ def sample_sequences(key, cum, num: int, length: int):
     return jnp.concatenate([first[:, None], rest.T], axis=1).astype(jnp.int32)
 
 
-def _pool(seqs, dtype) -> Pool:
-    num = seqs.shape[0]
-    return Pool(seqs, jnp.ones((num,), dtype), jnp.asarray(num, jnp.int32), None)
-
-
 @dataclass(frozen=True)
 class Bigram:
     """Softmax bigram family trained by Adam (SPEC §2); see the module docstring.
@@ -219,7 +214,7 @@ class Bigram:
         dtype = jnp.result_type(float)
         probs = truth_probs(self.vocab, self.zipf)
         cum = jnp.asarray(np.cumsum(probs, axis=1), dtype)
-        return _pool(sample_sequences(key, cum, num, self.seq_len), dtype)
+        return Pool.full(sample_sequences(key, cum, num, self.seq_len), None)
 
     def reference(self, key, truth, num, exact) -> HeldOutCounts:
         seqs = self.sample_truth(key, truth, num, exact).data
@@ -263,7 +258,7 @@ class Bigram:
         scaled = params.logits / temperature
         unnorm = jnp.exp(scaled - jnp.max(scaled, axis=1, keepdims=True))
         seqs = sample_sequences(key, _cumsum(unnorm), num, self.seq_len)
-        return _pool(seqs, params.logits.dtype)
+        return Pool.full(seqs, None)
 
     def _sequence_log_density(self, log_probs, seqs):
         steps = log_probs[seqs[:, :-1], seqs[:, 1:]]  # (num, L - 1)

@@ -187,7 +187,7 @@ class Categorical:
         if exact:
             counts = jnp.zeros((self.categories,), jnp.int32).at[symbols].add(1)
             return Counts(counts.astype(dtype), jnp.asarray(num, dtype))
-        return Pool(symbols, jnp.ones((num,), dtype), jnp.asarray(num, jnp.int32), None)
+        return Pool.full(symbols, None)
 
     def init_truth(self, key):
         return None

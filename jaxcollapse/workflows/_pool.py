@@ -38,11 +38,16 @@ class Pool(NamedTuple):
 
     @staticmethod
     def full(data: jax.Array, frame: Frame | None, root=None) -> "Pool":
-        """A pool holding exactly `data` (num, d), each point with weight 1."""
+        """A pool holding exactly `data` (num, *point_shape), each point with
+        weight 1; weights take the data's float dtype, or the default float
+        dtype for integer points (symbols, sequences)."""
         num = data.shape[0]
+        weight_dtype = data.dtype
+        if not jnp.issubdtype(weight_dtype, jnp.floating):
+            weight_dtype = jnp.zeros(()).dtype
         return Pool(
             data,
-            jnp.ones((num,), data.dtype),
+            jnp.ones((num,), weight_dtype),
             jnp.asarray(num, jnp.int32),
             frame,
             root,
