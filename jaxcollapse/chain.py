@@ -122,8 +122,7 @@ def advance_chain(
         synthetic = draw_synthetic(k_sample, state, model, sizes, temperature, exact)
         fresh = None
         if workflow.needs_fresh:
-            draw = getattr(model, "sample_fresh", model.sample_truth)
-            fresh = draw(k_fresh, state.truth, sizes.num_real, exact)
+            fresh = model.sample_truth(k_fresh, state.truth, sizes.num_real, exact)
         train, flow = workflow.update(k_flow, state.flow, synthetic, fresh, real_weight)
         if _keeps_points(model):
             train = _padded(train, max(sizes.num_real, train.weight.shape[0]))

@@ -230,7 +230,7 @@ def test_arc_truths_follow_the_spec(truth):
     real = model.sample_truth(jax.random.key(3), None, m, False)
     assert real.data.shape == (m, 2)
     np.testing.assert_array_equal(real.root, np.arange(m))
-    fresh = model.sample_fresh(jax.random.key(3), None, m, False)
+    fresh = real.unrooted()  # what workflow fresh does to its fresh draws
     assert (np.asarray(fresh.root) == -1).all()
     res = (np.asarray(real.data, np.float64) - _spec_positions(truth, m, 0.6)) / noise
     for k in range(2):
@@ -456,7 +456,7 @@ FRESH_RUN = dict(num_samples=10, num_generations=3, num_chains=128, seed=3, num_
 
 
 def test_fresh_real_points_are_new_roots_never_counted():
-    """Under fresh, the engine draws fresh data with sample_fresh (label -1):
+    """Under fresh, the workflow labels fresh real points -1 (Pool.unrooted):
     distinct_roots starts at num_real and never grows. (Had fresh points D_0's
     labels, all num_real labels would be present every generation: a chain
     keeps all 10 roots through generation 1 with probability 10!/10^10.)"""

@@ -38,10 +38,6 @@ Optional, read by the engine (chain.py):
 
     model.params_keep_points: bool   the params hold the training set (KDE):
                                      every fit's set is padded to one capacity
-    model.sample_fresh(key, truth, num, exact)
-                                     fresh real data for workflow fresh, where
-                                     it differs from sample_truth (KDE labels
-                                     fresh points as having no generation-0 root)
 
 Optional, for the verify modifier (SPEC §4), per point of a Pool:
 

@@ -32,12 +32,10 @@ Metrics (SPEC §5), in this order:
 - `distinct_roots`: how many generation-0 real points still have descendants in
   the training set. Root labels: `sample_truth` labels its points 0..num-1 (it
   makes D_0); a synthetic point inherits the label of the point it was drawn
-  around; `sample_fresh` (the fresh real data of workflow `fresh`) labels its
-  points -1. The metric counts distinct labels >= 0 among slots with weight > 0
+  around; workflow `fresh` relabels its fresh real points -1 (Pool.unrooted).
+  The metric counts distinct labels >= 0 among slots with weight > 0
   (a slot of weight 0, such as D_0 under `mix` with real_weight 0, is no part
-  of the fitted model). An engine that draws fresh data with `sample_truth`
-  instead would label fresh points 0..num_real-1 like D_0's, and they would be
-  counted alongside them.
+  of the fitted model).
 
 Degenerate input: empty slots carry weight 0 and are ignored by the fit, the
 sampler and the density. If all weights are 0 the spread and Scott h are 0. If
@@ -252,12 +250,6 @@ class KDE:
     def sample_truth(self, key, truth, num, exact):
         """num truth draws labelled 0..num-1 (generation 0's real points, D_0)."""
         root = jnp.arange(num, dtype=jnp.int32)
-        return Pool.full(self._truth_points(key, truth, num), None, root)
-
-    def sample_fresh(self, key, truth, num, exact):
-        """num fresh truth draws (workflow fresh), labelled -1: new real data,
-        never counted by distinct_roots."""
-        root = jnp.full((num,), -1, jnp.int32)
         return Pool.full(self._truth_points(key, truth, num), None, root)
 
     def reference(self, key, truth, num, exact):

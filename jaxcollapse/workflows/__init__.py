@@ -121,6 +121,8 @@ class Fresh:
         return ()
 
     def update(self, key, state, synthetic, fresh, real_weight):
+        if isinstance(fresh, Pool):
+            fresh = fresh.unrooted()  # new real data: no generation-0 ancestor
         if self.weighted:
             fresh = fresh.with_total_weight(real_weight)
             synthetic = synthetic.with_total_weight(1.0 - real_weight)

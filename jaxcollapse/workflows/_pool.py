@@ -139,6 +139,13 @@ class Pool(NamedTuple):
             None if self.root is None else self.root[index],
         )
 
+    def unrooted(self) -> "Pool":
+        """The same points labelled -1: real data that descends from no
+        generation-0 point (fresh draws); a pool without labels is unchanged."""
+        if self.root is None:
+            return self
+        return self._replace(root=jnp.full_like(self.root, -1))
+
     def best(self, score: jax.Array, num: int) -> "Pool":
         """The `num` points with the highest `score` (the verify modifier)."""
         _, index = jax.lax.top_k(score, num)
