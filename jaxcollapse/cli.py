@@ -130,6 +130,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--metrics", default=None, help="comma-separated metrics to show")
     run.add_argument("--json", default=None, metavar="PATH", help="write results")
+    run.add_argument(
+        "--checkpoint",
+        default=None,
+        metavar="DIR",
+        help="save the run's state in DIR as it goes; run the same command again "
+        "to resume after a stop (results are bit-identical)",
+    )
+    run.add_argument(
+        "--checkpoint-interval",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="least time between checkpoint saves (default 60; 0: every segment)",
+    )
     run.add_argument("--x64", action="store_true", help="compute in float64")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
@@ -252,6 +266,8 @@ def _run(args) -> int:
             chunk_size=args.chunk_size,
             keep_trajectories=args.trajectories,
             progress=bar,
+            checkpoint=args.checkpoint,
+            checkpoint_interval=args.checkpoint_interval,
         )
     finally:
         bar.close()
@@ -284,6 +300,7 @@ def _run(args) -> int:
 
 def main(argv=None) -> int:
     parser = _parser()
+    args = None
     try:
         args = parser.parse_args(argv)
         if args.version:
@@ -299,7 +316,10 @@ def main(argv=None) -> int:
         print(f"jaxcollapse: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("jaxcollapse: interrupted", file=sys.stderr)
+        hint = ""
+        if getattr(args, "checkpoint", None):
+            hint = f"; run the same command to resume from {args.checkpoint}"
+        print(f"jaxcollapse: interrupted{hint}", file=sys.stderr)
         return 130
 
 

@@ -19,6 +19,27 @@ def check_integer(name, value, minimum, maximum=None):
     return int(value)
 
 
+def check_number(name, value, minimum=None, maximum=None):
+    """float(value) for a finite real number in [minimum, maximum], or a
+    ValueError naming the setting (bools and non-finite values are refused)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number; got {value!r}")
+    value = float(value)
+    low = minimum is not None and value < minimum
+    high = maximum is not None and value > maximum
+    if not np.isfinite(value) or low or high:
+        if minimum is not None and maximum is not None:
+            allowed = f"in [{minimum:g}, {maximum:g}]"
+        elif minimum is not None:
+            allowed = f">= {minimum:g}"
+        elif maximum is not None:
+            allowed = f"<= {maximum:g}"
+        else:
+            allowed = "finite"
+        raise ValueError(f"{name} must be a finite number {allowed}; got {value!r}")
+    return value
+
+
 def _numbers(name, value):
     """A number or a non-empty 1-D list of numbers, as a float array."""
     try:

@@ -16,6 +16,7 @@ import itertools
 import math
 import time
 from functools import partial
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -24,6 +25,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from jaxcollapse import _prng, stats
+from jaxcollapse import checkpoint as ckpt
 from jaxcollapse import config as cfg
 from jaxcollapse.chain import Sizes, advance_chain, init_chain
 from jaxcollapse.results import Results
@@ -135,6 +137,17 @@ def _advance_chunk(
     return _over_blocks(block_fn, mesh, head_blocks, ids, valid, replicated, state)
 
 
+class _Position(NamedTuple):
+    """Where a run stands: the next chunk's first chain and the next generation
+    to compute in it (0: the chunk has not started), chain-generations done,
+    seconds spent."""
+
+    first_id: int
+    start: int
+    done: int
+    seconds: float
+
+
 def block_size(num_chains: int, backend: str | None = None) -> int:
     """Chains per block: a power of two fixed by num_chains (and the backend's
     kind) alone, at most about an eighth of the chains so padding stays small."""
@@ -184,6 +197,8 @@ def simulate(
     quantile_chains: int | None = None,
     devices=None,
     progress=None,
+    checkpoint=None,
+    checkpoint_interval: float = 60.0,
 ):
     """Run num_chains chains; a Results, or a list of them over the hyper grid.
 
@@ -196,6 +211,11 @@ def simulate(
     generation draws ceil(num_samples / keep_fraction) candidates and keeps the
     num_samples with the highest log-density under the truth or the model.
     progress: called as progress(done, total) in chain-generations.
+    checkpoint: a folder; the run's state is saved there (atomically) at the
+    end of a segment of generations once checkpoint_interval seconds have passed
+    since the last save, and at the end. Calling simulate again with the same
+    settings and folder resumes from it and gives bit-identical results; a
+    finished run's checkpoint returns its results without computing.
     """
     settings = cfg.validate_run(
         model,
@@ -220,6 +240,9 @@ def simulate(
     ):
         if value is not None:
             cfg.check_integer(name, value, 1)
+    interval = cfg.check_number("checkpoint_interval", checkpoint_interval, 0.0)
+    if checkpoint is not None:
+        ckpt.prepare(checkpoint)
     flow = (
         workflow
         if not isinstance(workflow, str)
@@ -282,8 +305,47 @@ def simulate(
         head_blocks=head_blocks,
     )
     total_work = num_chains * (T + 1) * num_settings
-    done = 0
-    started = time.perf_counter()
+    run = _Position(first_id=0, start=0, done=0, seconds=0.0)
+    identity = dict(settings)  # what the numbers depend on, and the layout
+    identity.update(
+        model_repr=repr(model),
+        workflow_repr=repr(flow),
+        temperature=temps.tolist(),
+        real_weight=lams.tolist(),
+        layout=[chunk, block, ndev, length, quantile_chains, keep, head_blocks],
+        dtype=str(dtype),
+        versions=[cfg.environment()[k] for k in ("jaxcollapse_version", "jax_version")],
+    )
+    restored = None
+    if checkpoint is not None:
+        found = ckpt.load(checkpoint, identity)
+        if found is not None:
+            record, arrays = found
+            run = _Position(*record["position"])
+            for name in ("count", "mean", "m2", "nonfinite"):
+                getattr(acc, name)[...] = arrays[name]
+            heads[...] = arrays["heads"]
+            restored = [arrays[f"state_{i}"] for i in range(record["num_state"])]
+    started = time.perf_counter() - run.seconds
+    last_save = time.perf_counter()
+
+    def save(position, state, final=False):
+        nonlocal last_save
+        now = time.perf_counter()
+        if checkpoint is None or (not final and now - last_save < interval):
+            return
+        leaves = (
+            [] if state is None else [np.asarray(x) for x in jax.tree.leaves(state)]
+        )
+        arrays = {f"state_{i}": x for i, x in enumerate(leaves)}
+        arrays.update(
+            count=acc.count, mean=acc.mean, m2=acc.m2, nonfinite=acc.nonfinite
+        )
+        arrays["heads"] = heads
+        position = position._replace(seconds=now - started)
+        meta = {"position": list(position), "num_state": len(leaves)}
+        ckpt.save(checkpoint, identity, meta, arrays)
+        last_save = time.perf_counter()
 
     def absorb(first_id, out, gens):
         """Merge a segment's block statistics; keep the head chains' values."""
@@ -304,22 +366,43 @@ def simulate(
                         ]
         return state
 
-    for first_id in range(0, padded, chunk):
+    done = run.done
+    if progress and done:
+        progress(done, total_work)
+    for first_id in range(run.first_id, padded, chunk):
         ids = np.arange(first_id, first_id + chunk, dtype=np.uint32)
         valid = ids < num_chains
         ids_dev = jax.device_put(ids.reshape(-1, block), by_block)
         valid_dev = jax.device_put(valid.reshape(-1, block), by_block)
         live = int(valid.sum())
 
-        state = absorb(
-            first_id,
-            _init_chunk(root, ids_dev, valid_dev, temp_arr, lam_arr, **static),
-            slice(0, 1),
-        )
-        done += live * num_settings
-        if progress:
-            progress(done, total_work)
-        for start in range(1, T + 1, length):
+        if restored is not None and run.start > 0:
+            # Resume inside this chunk: rebuild the carry from the saved leaves.
+            state_like = jax.eval_shape(
+                partial(_init_chunk, **static),
+                root,
+                ids_dev,
+                valid_dev,
+                temp_arr,
+                lam_arr,
+            )[0]
+            treedef = jax.tree.structure(state_like)
+            state = jax.tree.unflatten(
+                treedef, [jax.device_put(x, by_block) for x in restored]
+            )
+            begin = run.start
+        else:
+            state = absorb(
+                first_id,
+                _init_chunk(root, ids_dev, valid_dev, temp_arr, lam_arr, **static),
+                slice(0, 1),
+            )
+            done += live * num_settings
+            if progress:
+                progress(done, total_work)
+            begin = 1
+        restored = None
+        for start in range(begin, T + 1, length):
             stop = min(start + length, T + 1)
             state, moments, values = _advance_chunk(
                 root,
@@ -341,6 +424,10 @@ def simulate(
             done += live * (stop - start) * num_settings
             if progress:
                 progress(done, total_work)
+            if stop <= T:
+                save(_Position(first_id, stop, done, 0.0), state)
+        finished = first_id + chunk >= padded
+        save(_Position(first_id + chunk, 0, done, 0.0), None, final=finished)
     elapsed = time.perf_counter() - started
 
     summary = acc.summary()
