@@ -15,6 +15,8 @@ from jaxcollapse.models.kde import KDE  # noqa: E402
 from jaxcollapse.models.linreg import LinReg  # noqa: E402
 from jaxcollapse.results import Results  # noqa: E402
 from jaxcollapse.simulate import simulate  # noqa: E402
+from jaxcollapse.store import load  # noqa: E402
+from jaxcollapse.sweep import run_sweep  # noqa: E402
 from jaxcollapse.workflows import WORKFLOWS, get_workflow  # noqa: E402
 
 __all__ = [
@@ -30,5 +32,7 @@ __all__ = [
     "Results",
     "__version__",
     "get_workflow",
+    "load",
+    "run_sweep",
     "simulate",
 ]

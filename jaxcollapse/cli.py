@@ -146,6 +146,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--x64", action="store_true", help="compute in float64")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sweep = sub.add_parser(
+        "sweep",
+        help="run a grid of settings (SPEC §7) into a resumable Parquet store",
+        description="Run the Cartesian product of SWEEP.toml's [grid] over its "
+        "[base] settings; every finished point lands in STORE_DIR (a Parquet "
+        "dataset plus each point's JSON). Re-running skips finished points and "
+        "resumes an interrupted one.",
+    )
+    sweep.add_argument("spec", metavar="SWEEP.toml")
+    sweep.add_argument("--out", required=True, metavar="STORE_DIR")
+    sweep.add_argument(
+        "--checkpoint-interval", type=float, default=60.0, metavar="SECONDS"
+    )
+    sweep.add_argument("--x64", action="store_true", help="compute in float64")
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
@@ -298,6 +313,31 @@ def _run(args) -> int:
     return 0
 
 
+def _sweep(args) -> int:
+    if args.x64:
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+    from jaxcollapse.sweep import run_sweep
+
+    bar = Progress(enabled=not args.no_progress and sys.stderr.isatty())
+    try:
+        counts = run_sweep(
+            args.spec,
+            args.out,
+            progress=bar,
+            log=print,
+            checkpoint_interval=args.checkpoint_interval,
+        )
+    finally:
+        bar.close()
+    print(
+        f"done: {counts['computed']} points computed, {counts['skipped']} were "
+        f"already stored; read them with jaxcollapse.load({args.out!r})"
+    )
+    return 0
+
+
 def main(argv=None) -> int:
     parser = _parser()
     args = None
@@ -310,6 +350,8 @@ def main(argv=None) -> int:
             return 0
         if args.command == "run":
             return _run(args)
+        if args.command == "sweep":
+            return _sweep(args)
         parser.print_help()
         return 2
     except (UsageError, ValueError, OSError) as err:
@@ -317,8 +359,8 @@ def main(argv=None) -> int:
         return 2
     except KeyboardInterrupt:
         hint = ""
-        if getattr(args, "checkpoint", None):
-            hint = f"; run the same command to resume from {args.checkpoint}"
+        if getattr(args, "checkpoint", None) or getattr(args, "out", None):
+            hint = "; run the same command again to resume"
         print(f"jaxcollapse: interrupted{hint}", file=sys.stderr)
         return 130
 

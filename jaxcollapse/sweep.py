@@ -1,0 +1,359 @@
+"""Sweeps (SPEC §7): a grid of settings run into a resumable results store.
+
+A sweep file is TOML with a [base] table of settings (the `run` flags with `_`
+for `-`) and a [grid] table of lists; the sweep is the Cartesian product of the
+grid over the base. Every point is resolved and validated before anything runs,
+so a typo fails in the first second, not after an hour.
+
+Running: points that agree on everything but the sweepable numbers
+(temperature, real_weight) form a group that runs as ONE simulate() call, those
+numbers being a vmapped axis of one compiled program. A group checkpoints into
+the store while it runs, so a killed sweep resumes inside the group it was in;
+finished points are skipped on every re-run. A lock file per group (POSIX
+fcntl) lets two sweeps share a store: the second waits for, then skips, what
+the first is computing.
+"""
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import os
+import shutil
+import sys
+from contextlib import contextmanager
+
+from jaxcollapse import store
+from jaxcollapse.config import validate_run
+from jaxcollapse.models import FAMILIES
+
+try:
+    import fcntl
+except ImportError:  # Windows: no cross-process locking
+    fcntl = None
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+# Run settings and their defaults (those of `jaxcollapse run`).
+RUN_DEFAULTS = {
+    "model": "gaussian",
+    "workflow": "replace",
+    "num_samples": 100,
+    "generations": 100,
+    "chains": 1000,
+    "seed": 0,
+    "num_real": None,
+    "num_test": 500,
+    "temperature": 1.0,
+    "real_weight": None,
+    "verify": None,
+    "keep_fraction": None,
+    "exact_path": "auto",
+}
+EXECUTION = ("chunk_size",)  # how to run, not what: not part of a point
+SWEEPABLE = ("temperature", "real_weight")
+FAMILY_KEYS = sorted(
+    {f.name for cls in FAMILIES.values() for f in dataclasses.fields(cls)}
+)
+ALLOWED = sorted(set(RUN_DEFAULTS) | set(FAMILY_KEYS) | set(EXECUTION))
+
+
+@dataclasses.dataclass(frozen=True)
+class Point:
+    id: str
+    settings: dict  # resolved: every run setting, and the model's own
+
+
+@dataclasses.dataclass
+class Group:
+    """Points differing only in temperature / real_weight: one simulate()."""
+
+    common: dict
+    temperatures: list
+    real_weights: list | None
+    points: list
+
+
+def _fail(source: str, message: str):
+    raise ValueError(f"{source}: {message}")
+
+
+def read_sweep(path) -> tuple[dict, dict]:
+    """(base, grid) of a sweep file, checked for shape and known keys."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as err:
+        raise ValueError(f"cannot read sweep file {path}: {err.strerror}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"sweep file {path} is not valid TOML: {err}") from None
+    return check_spec(data, path)
+
+
+def check_spec(data: dict, source: str = "sweep") -> tuple[dict, dict]:
+    unknown = sorted(set(data) - {"base", "grid"})
+    if unknown:
+        _fail(source, f"unknown table {unknown[0]!r}; allowed: [base], [grid]")
+    base, grid = data.get("base", {}), data.get("grid", {})
+    for name, table in (("base", base), ("grid", grid)):
+        if not isinstance(table, dict):
+            _fail(source, f"[{name}] must be a table")
+        for key in table:
+            if key not in ALLOWED:
+                allowed = ", ".join(ALLOWED)
+                _fail(
+                    source, f"unknown setting {key!r} in [{name}]; allowed: {allowed}"
+                )
+    for key, value in base.items():
+        if isinstance(value, (list, dict)):
+            _fail(source, f"base.{key} must be one value; put lists in [grid]")
+    for key, values in grid.items():
+        if key in base:
+            _fail(source, f"{key} is set in both [base] and [grid]")
+        if key in EXECUTION:
+            _fail(source, f"{key} cannot be swept")
+        if not isinstance(values, list) or not values:
+            _fail(source, f"grid.{key} must be a non-empty list")
+        if any(isinstance(v, (list, dict)) for v in values):
+            _fail(source, f"grid.{key} must be a list of single values")
+    return dict(base), dict(grid)
+
+
+def point_id(settings: dict) -> str:
+    text = json.dumps(settings, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def resolve(raw: dict):
+    """(model, Point) for one combination of settings; ValueError if invalid."""
+    s = {**RUN_DEFAULTS, **{k: v for k, v in raw.items() if k not in EXECUTION}}
+    name = s["model"]
+    if not isinstance(name, str) or name not in FAMILIES:
+        raise ValueError(f"model must be one of {', '.join(FAMILIES)}; got {name!r}")
+    cls = FAMILIES[name]
+    own = {f.name for f in dataclasses.fields(cls)}
+    model = cls(**{k: s[k] for k in own if k in s})
+    workflow = s["workflow"]
+    real_weight = s["real_weight"] if workflow in ("fresh", "mix") else None
+    verify = s["verify"]
+    keep_fraction = s["keep_fraction"] if verify is not None else None
+    checked = validate_run(
+        model,
+        workflow,
+        num_samples=s["num_samples"],
+        num_generations=s["generations"],
+        num_chains=s["chains"],
+        seed=s["seed"],
+        num_real=s["num_real"],
+        num_test=s["num_test"],
+        temperature=s["temperature"],
+        real_weight=real_weight,
+        exact_path=s["exact_path"],
+        chunk_size=raw.get("chunk_size"),
+        keep_trajectories=0,
+        verify=verify,
+        keep_fraction=1.0 if keep_fraction is None else keep_fraction,
+    )
+    if isinstance(s["temperature"], list) or isinstance(real_weight, list):
+        raise ValueError("temperature and real_weight take one value per point")
+    settings = {
+        "model": name,
+        "workflow": workflow,
+        "num_samples": checked["num_samples"],
+        "generations": checked["num_generations"],
+        "chains": checked["num_chains"],
+        "seed": checked["seed"],
+        "num_real": checked["num_real"],
+        "num_test": checked["num_test"],
+        "temperature": float(s["temperature"]),
+        "real_weight": None if real_weight is None else float(real_weight),
+        "verify": verify,
+        "keep_fraction": None if verify is None else float(checked["keep_fraction"]),
+        "exact_path": s["exact_path"],
+    }
+    for f in dataclasses.fields(cls):
+        value = getattr(model, f.name)
+        settings[f.name] = value if not isinstance(value, float) else float(value)
+    return model, Point(point_id(settings), settings)
+
+
+def expand(base: dict, grid: dict, source: str = "sweep") -> list[Point]:
+    """Every distinct point of the grid, validated, in grid order. Settings that
+    do not apply to a point (a family setting of another family, real_weight
+    with a workflow that has none, keep_fraction without verify) are dropped,
+    so such combinations collapse into one point."""
+    keys = list(grid)
+    points, seen, models = [], set(), set()
+    for combo in itertools.product(*(grid[k] for k in keys)):
+        raw = dict(base)
+        raw.update(zip(keys, combo, strict=True))
+        try:
+            _, point = resolve(raw)
+        except (ValueError, TypeError) as err:
+            shown = ", ".join(f"{k}={v!r}" for k, v in zip(keys, combo, strict=True))
+            where = f"point ({shown})" if shown else "the base settings"
+            _fail(source, f"{where}: {err}")
+        models.add(point.settings["model"])
+        if point.id not in seen:
+            seen.add(point.id)
+            points.append(point)
+    given = set(base) | set(grid)
+    for key in FAMILY_KEYS:
+        fields = {
+            m
+            for m in models
+            if key in {f.name for f in dataclasses.fields(FAMILIES[m])}
+        }
+        if key in given and not fields and key not in RUN_DEFAULTS:
+            _fail(
+                source,
+                f"{key} is not a setting of any model in this sweep "
+                f"({', '.join(sorted(models))})",
+            )
+    return points
+
+
+def plan(points: list[Point]) -> list[Group]:
+    """Group points by everything but the sweepable numbers, in first-seen order."""
+    groups: dict[str, Group] = {}
+    for p in points:
+        common = {k: v for k, v in p.settings.items() if k not in SWEEPABLE}
+        key = json.dumps(common, sort_keys=True)
+        g = groups.setdefault(key, Group(common, [], [], []))
+        if p.settings["temperature"] not in g.temperatures:
+            g.temperatures.append(p.settings["temperature"])
+        if p.settings["real_weight"] not in g.real_weights:
+            g.real_weights.append(p.settings["real_weight"])
+        g.points.append(p)
+    for g in groups.values():
+        if g.real_weights == [None]:
+            g.real_weights = None
+    return list(groups.values())
+
+
+@contextmanager
+def _lock(folder, name: str, wait: bool):
+    """Hold the store's lock `name`; yields False if busy and not waiting."""
+    if fcntl is None:
+        yield True
+        return
+    path = os.path.join(folder, "locks", f"{name}.lock")
+    with open(path, "a") as f:
+        flags = fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB)
+        try:
+            fcntl.flock(f, flags)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _group_work(g: Group) -> int:
+    width = len(g.temperatures) * (len(g.real_weights) if g.real_weights else 1)
+    return g.common["chains"] * (g.common["generations"] + 1) * width
+
+
+def _run_group(folder, g: Group, chunk_size, progress, checkpoint_interval):
+    """Simulate the group's still unfinished points and store each of them."""
+    from jaxcollapse.simulate import simulate
+
+    todo = [p for p in g.points if not store.is_finished(folder, p.id)]
+    if not todo:
+        return 0
+    temps = sorted({p.settings["temperature"] for p in todo})
+    lams = None
+    if g.real_weights is not None:
+        lams = sorted({p.settings["real_weight"] for p in todo})
+    model, _ = resolve(todo[0].settings)
+    c = g.common
+    tag = point_id({"group": c, "t": temps, "l": lams})
+    ck = os.path.join(folder, "checkpoints", tag)
+    results = simulate(
+        model,
+        c["workflow"],
+        num_samples=c["num_samples"],
+        num_generations=c["generations"],
+        num_chains=c["chains"],
+        seed=c["seed"],
+        num_real=c["num_real"],
+        num_test=c["num_test"],
+        temperature=temps,
+        real_weight=lams,
+        exact_path=c["exact_path"],
+        verify=c["verify"],
+        keep_fraction=1.0 if c["keep_fraction"] is None else c["keep_fraction"],
+        chunk_size=chunk_size,
+        progress=progress,
+        checkpoint=ck,
+        checkpoint_interval=checkpoint_interval,
+    )
+    by_setting = {}
+    for i, (t, lam) in enumerate(itertools.product(temps, lams or [None])):
+        by_setting[(t, lam)] = results[i]
+    for p in todo:
+        key = (p.settings["temperature"], p.settings["real_weight"])
+        store.write_point(folder, p.id, p.settings, by_setting[key])
+    shutil.rmtree(ck, ignore_errors=True)
+    return len(todo)
+
+
+def run_sweep(
+    spec,
+    out,
+    *,
+    progress=None,
+    log=None,
+    checkpoint_interval: float = 60.0,
+) -> dict:
+    """Run the sweep `spec` (a TOML path, or a {"base": ..., "grid": ...} dict)
+    into the store `out`; returns counts of points (total, skipped, computed).
+
+    progress(done, total) is called in chain-generations over the whole sweep.
+    """
+    if isinstance(spec, dict):
+        base, grid = check_spec(spec)
+        source = "sweep"
+    else:
+        base, grid = read_sweep(spec)
+        source = f"sweep file {os.fspath(spec)}"
+    points = expand(base, grid, source)
+    chunk_size = base.get("chunk_size")
+    folder = store.open_store(out)
+    groups = plan(points)
+    finished = store.check_finished(folder, [p.id for p in points])
+    open_groups = [
+        g for g in groups if any(not store.is_finished(folder, p.id) for p in g.points)
+    ]
+    total = sum(_group_work(g) for g in open_groups)
+    if log:
+        log(
+            f"{len(points)} points in {len(groups)} groups; {finished} already in "
+            f"{folder}, {len(points) - finished} to run"
+        )
+    offset = 0
+    computed = 0
+
+    def report(done, _):
+        if progress:
+            progress(offset + done, total)
+
+    deferred = []
+    for wait, batch in ((False, open_groups), (True, deferred)):
+        for g in batch:
+            with _lock(folder, point_id(g.common), wait) as held:
+                if not held:
+                    deferred.append(g)
+                    continue
+                computed += _run_group(
+                    folder, g, chunk_size, report, checkpoint_interval
+                )
+            offset += _group_work(g)
+            report(0, total)
+    return {"points": len(points), "skipped": finished, "computed": computed}

@@ -1,0 +1,201 @@
+"""Sweeps and the results store (SPEC §7): the grid, the tidy Parquet table,
+skipping finished points, surviving interruption, sharing a store, bad input."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import jaxcollapse as jc
+from jaxcollapse import store
+from jaxcollapse.cli import main
+from jaxcollapse.sweep import expand, run_sweep
+
+BASE = {"num_samples": 12, "generations": 4, "chains": 64, "seed": 3}
+SPEC = {
+    "base": {**BASE, "workflow": "fresh", "bandwidth": 0.2},
+    "grid": {
+        "model": ["gaussian", "kde"],
+        "temperature": [0.8, 1.0],
+        "real_weight": [0.25, 0.5],
+    },
+}
+NUM_POINTS = 8  # two groups (one per model) of 2 x 2 settings
+
+
+class Stop(Exception):
+    pass
+
+
+def _frame(folder):
+    df = jc.load(folder)
+    keys = ["point", "metric", "statistic", "generation"]
+    return df.sort_values(keys).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def finished_store(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("store")
+    counts = run_sweep(SPEC, folder)
+    assert counts == {"points": NUM_POINTS, "skipped": 0, "computed": NUM_POINTS}
+    return folder
+
+
+def test_expand_drops_settings_that_do_not_apply():
+    grid = {**SPEC["grid"], "workflow": ["replace", "fresh"]}
+    base = {k: v for k, v in SPEC["base"].items() if k != "workflow"}
+    points = expand(base, grid)
+    # replace has no real_weight: 2 models x (2 + 2 x 2) distinct points.
+    assert len(points) == 12 == len({p.id for p in points})
+    for p in points:
+        s = p.settings
+        assert (s["real_weight"] is None) == (s["workflow"] == "replace")
+        assert ("bandwidth" in s) == (s["model"] == "kde")
+
+
+def test_store_is_one_tidy_table_equal_to_single_runs(finished_store):
+    df = jc.load(finished_store)
+    assert list(df.columns[-5:]) == [
+        "point",
+        "generation",
+        "metric",
+        "statistic",
+        "value",
+    ]
+    assert df["point"].nunique() == NUM_POINTS
+    # Every point: every metric x (SPEC §5 statistics [+ theory]) x generation.
+    point = df[(df.model == "kde") & (df.workflow == "fresh")].iloc[0]["point"]
+    rows = df[df.point == point]
+    assert set(rows.generation) == set(range(5))
+    assert {"mean", "sem", "q95", "nonfinite", "theory"} <= set(rows.statistic)
+    # A point computed inside its group equals the same point run alone.
+    sel = rows.iloc[0]
+    alone = jc.simulate(
+        jc.KDE(bandwidth=0.2),
+        "fresh",
+        num_samples=12,
+        num_generations=4,
+        num_chains=64,
+        seed=3,
+        temperature=float(sel.temperature),
+        real_weight=float(sel.real_weight),
+    )
+    for metric in alone.metrics:
+        got = rows[(rows.metric == metric) & (rows.statistic == "mean")]
+        got = got.sort_values("generation")["value"].to_numpy()
+        np.testing.assert_array_equal(got, alone.metrics[metric]["mean"])
+    # The point's JSON is SPEC §6's.
+    with open(store.json_path(finished_store, point)) as f:
+        record = json.load(f)
+    assert record["config"]["model"] == "kde"
+    assert set(record) >= {"config", "generations", "metrics", "theory"}
+
+
+def test_rerun_skips_finished_points(finished_store):
+    before = {n: os.path.getmtime(finished_store / "table" / n)
+              for n in os.listdir(finished_store / "table")}  # fmt: skip
+    counts = run_sweep(SPEC, finished_store)
+    assert counts == {"points": NUM_POINTS, "skipped": NUM_POINTS, "computed": 0}
+    after = {n: os.path.getmtime(finished_store / "table" / n) for n in before}
+    assert after == before
+
+
+def test_interrupted_sweep_keeps_finished_points_and_resumes(tmp_path, finished_store):
+    calls = [0]
+
+    def stop_in_second_group(done, total):
+        calls[0] += 1  # 1 + 4 segments (+ 1 at the end) per group
+        if calls[0] == 9:
+            raise Stop
+
+    with pytest.raises(Stop):
+        run_sweep(SPEC, tmp_path, progress=stop_in_second_group, checkpoint_interval=0)
+    kept = len(os.listdir(tmp_path / "table"))
+    assert 0 < kept < NUM_POINTS
+    counts = run_sweep(SPEC, tmp_path)
+    assert counts["skipped"] == kept and counts["computed"] == NUM_POINTS - kept
+    assert _frame(tmp_path).equals(_frame(finished_store))
+
+
+def test_two_sweeps_share_one_store(tmp_path, finished_store):
+    spec = tmp_path / "sweep.toml"
+    spec.write_text(
+        "[base]\nnum_samples = 12\ngenerations = 4\nchains = 64\nseed = 3\n"
+        "workflow = 'fresh'\nbandwidth = 0.2\n"
+        "[grid]\nmodel = ['gaussian', 'kde']\n"
+        "temperature = [0.8, 1.0]\nreal_weight = [0.25, 0.5]\n"
+    )
+    out = tmp_path / "shared"
+    command = [sys.executable, "-m", "jaxcollapse.cli", "sweep", str(spec),
+               "--out", str(out), "--no-progress"]  # fmt: skip
+    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]  # fmt: skip
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert _frame(out).equals(_frame(finished_store))
+    assert not [n for n in os.listdir(out / "table") if ".tmp" in n]
+
+
+BAD_SPECS = [
+    ("[base]\nnum_sample = 10\n", "unknown setting 'num_sample'"),
+    ("[bases]\nseed = 1\n", "unknown table 'bases'"),
+    ("[base]\ntemperature = [1.0, 2.0]\n", "put lists in [grid]"),
+    ("[base]\nseed = 1\n[grid]\nseed = [1, 2]\n", "both [base] and [grid]"),
+    ("[grid]\nseed = []\n", "non-empty list"),
+    ("[grid]\nseed = 3\n", "non-empty list"),
+    ("[grid]\nmodel = ['gaussian', 'gpt']\n", "model must be one of"),
+    ("[grid]\nnum_samples = [10, -1]\n", "num_samples"),
+    ("[base]\ntemperature = nan\n", "temperature must be finite"),
+    ("[base]\ntemperature = inf\n", "temperature must be finite"),
+    ("[base]\nnum_samples = 1e400\n", "num_samples"),
+    ("[base]\ndim = 1.5\n", "dim"),
+    ("[base]\nmodel = 'gaussian'\nbandwidth = 0.1\n", "not a setting of any model"),
+    ("[base]\nworkflow = 'mix'\n", "real_weight is required"),
+    ("[base]\nworkflow = 'fresh'\nreal_weight = 1.5\n", "real_weight must be in"),
+    ("[base]\nseed = 'zero'\n", "seed must be an integer"),
+    ("[base\nseed = 1\n", "not valid TOML"),
+    ("[grid]\nchunk_size = [64, 128]\n", "cannot be swept"),
+]
+
+
+@pytest.mark.parametrize("text,message", BAD_SPECS)
+def test_bad_sweep_file_is_one_line_and_exit_2(tmp_path, capsys, text, message):
+    spec = tmp_path / "bad.toml"
+    spec.write_text(text)
+    out = tmp_path / "store"
+    assert main(["sweep", str(spec), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
+    assert not (out / "table").exists()  # refused before anything was written
+
+
+def test_missing_sweep_file_and_unusable_store(tmp_path, capsys):
+    assert main(["sweep", str(tmp_path / "nope.toml"), "--out", str(tmp_path)]) == 2
+    assert "cannot read sweep file" in capsys.readouterr().err
+    spec = tmp_path / "ok.toml"
+    spec.write_text("[base]\nchains = 10\ngenerations = 1\n")
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    assert main(["sweep", str(spec), "--out", str(blocker), "--no-progress"]) == 2
+    assert "not a folder" in capsys.readouterr().err
+
+
+def test_corrupt_store_file_is_refused_and_left_alone(tmp_path, capsys):
+    spec = tmp_path / "s.toml"
+    spec.write_text("[base]\nchains = 16\ngenerations = 2\nnum_samples = 10\n")
+    out = tmp_path / "store"
+    assert main(["sweep", str(spec), "--out", str(out), "--no-progress"]) == 0
+    (path,) = (out / "table").iterdir()
+    path.write_bytes(path.read_bytes()[:100])
+    capsys.readouterr()
+    assert main(["sweep", str(spec), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "unreadable" in err and path.name in err
+    assert len(path.read_bytes()) == 100
+    with pytest.raises(store.StoreError, match="unreadable"):
+        jc.load(out)
+    with pytest.raises(store.StoreError, match="not a jaxcollapse store"):
+        jc.load(tmp_path / "nothing")
