@@ -146,6 +146,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--x64", action="store_true", help="compute in float64")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    dist = run.add_argument_group(
+        "several processes (hosts)",
+        "start the same command once per process with these three flags (JAX's "
+        "distributed runtime); chains are sharded over every device of every "
+        "process and process 0 prints and writes the results",
+    )
+    dist.add_argument("--coordinator", metavar="HOST:PORT", default=None)
+    dist.add_argument("--num-processes", type=int, default=None)
+    dist.add_argument("--process-id", type=int, default=None)
     sweep = sub.add_parser(
         "sweep",
         help="run a grid of settings (SPEC §7) into a resumable Parquet store",
@@ -239,6 +248,28 @@ class Progress:
             sys.stderr.flush()
 
 
+def _distributed(args) -> int:
+    """Join JAX's distributed runtime if asked to; this process's index."""
+    given = [args.coordinator, args.num_processes, args.process_id]
+    if all(v is None for v in given):
+        return 0
+    if any(v is None for v in given):
+        raise ValueError("--coordinator, --num-processes and --process-id go together")
+    if args.num_processes < 1 or not 0 <= args.process_id < args.num_processes:
+        raise ValueError(
+            f"--process-id must be in [0, {args.num_processes - 1}] and "
+            f"--num-processes >= 1; got {args.process_id} of {args.num_processes}"
+        )
+    import jax
+
+    jax.distributed.initialize(
+        args.coordinator,
+        num_processes=args.num_processes,
+        process_id=args.process_id,
+    )
+    return args.process_id
+
+
 def _run(args) -> int:
     import dataclasses
 
@@ -248,6 +279,7 @@ def _run(args) -> int:
         import jax
 
         jax.config.update("jax_enable_x64", True)
+    rank = _distributed(args)
     from jaxcollapse import report
     from jaxcollapse.simulate import simulate
 
@@ -262,7 +294,8 @@ def _run(args) -> int:
                 f"--metrics: unknown {', '.join(unknown)}; allowed: "
                 f"{', '.join(model.metric_names)}"
             )
-    bar = Progress(enabled=not args.no_progress and sys.stderr.isatty())
+    show = not args.no_progress and sys.stderr.isatty() and rank == 0
+    bar = Progress(enabled=show)
     try:
         results = simulate(
             model,
@@ -286,6 +319,8 @@ def _run(args) -> int:
         )
     finally:
         bar.close()
+    if rank != 0:
+        return 0
     cfg = results.config
     path = "exact fast path" if cfg["exact_path"] else "sample-level path"
     settings = ", ".join(f"{f.name}={cfg[f.name]}" for f in dataclasses.fields(model))

@@ -137,6 +137,22 @@ def _advance_chunk(
     return _over_blocks(block_fn, mesh, head_blocks, ids, valid, replicated, state)
 
 
+def _global(array: np.ndarray, sharding):
+    """A host array (the same on every process) as a global jax.Array; each
+    process places only the shards of its own devices."""
+    return jax.make_array_from_callback(array.shape, sharding, lambda i: array[i])
+
+
+def _to_host(tree):
+    """Device arrays as numpy arrays; across processes, the global values (an
+    all-gather over JAX's distributed runtime)."""
+    if jax.process_count() == 1:
+        return jax.tree.map(np.asarray, tree)
+    from jax.experimental import multihost_utils
+
+    return multihost_utils.process_allgather(tree, tiled=True)
+
+
 class _Position(NamedTuple):
     """Where a run stands: the next chunk's first chain and the next generation
     to compute in it (0: the chunk has not started), chain-generations done,
@@ -211,7 +227,10 @@ def simulate(
     generation draws ceil(num_samples / keep_fraction) candidates and keeps the
     num_samples with the highest log-density under the truth or the model.
     progress: called as progress(done, total) in chain-generations.
-    checkpoint: a folder; the run's state is saved there (atomically) at the
+    devices: default every device of every process (after
+    jax.distributed.initialize, chains are sharded across hosts; each process
+    gets the same Results).
+    checkpoint: a folder (on a filesystem every process sees); the run's state is saved there (atomically) at the
     end of a segment of generations once checkpoint_interval seconds have passed
     since the last save, and at the end. Calling simulate again with the same
     settings and folder resumes from it and gives bit-identical results; a
@@ -266,7 +285,7 @@ def simulate(
     num_metrics = len(names)
     T = num_generations
 
-    devices = list(devices) if devices is not None else jax.local_devices()
+    devices = list(devices) if devices is not None else jax.devices()
     ndev = len(devices)
     mesh = Mesh(np.array(devices), ("chains",))
     by_block = NamedSharding(mesh, P("chains"))
@@ -331,12 +350,17 @@ def simulate(
 
     def save(position, state, final=False):
         nonlocal last_save
-        now = time.perf_counter()
-        if checkpoint is None or (not final and now - last_save < interval):
+        if checkpoint is None:
             return
-        leaves = (
-            [] if state is None else [np.asarray(x) for x in jax.tree.leaves(state)]
-        )
+        now = time.perf_counter()
+        wanted = final or now - last_save >= interval
+        if jax.process_count() > 1:  # every process must take part in the gather
+            from jax.experimental import multihost_utils
+
+            wanted = bool(multihost_utils.broadcast_one_to_all(np.int32(wanted)))
+        if not wanted:
+            return
+        leaves = [] if state is None else _to_host(jax.tree.leaves(state))
         arrays = {f"state_{i}": x for i, x in enumerate(leaves)}
         arrays.update(
             count=acc.count, mean=acc.mean, m2=acc.m2, nonfinite=acc.nonfinite
@@ -344,17 +368,19 @@ def simulate(
         arrays["heads"] = heads
         position = position._replace(seconds=now - started)
         meta = {"position": list(position), "num_state": len(leaves)}
-        ckpt.save(checkpoint, identity, meta, arrays)
+        if jax.process_index() == 0:  # one writer; every process reads it back
+            ckpt.save(checkpoint, identity, meta, arrays)
         last_save = time.perf_counter()
 
     def absorb(first_id, out, gens):
         """Merge a segment's block statistics; keep the head chains' values."""
         state, moments, values = out
+        moments = _to_host(moments)
         # moments: (blocks, settings, ...) in block order; values: per device,
         # its first head_blocks blocks: (ndev * head_blocks, G, B, L, M).
         acc.add_blocks(*moments, axis=0, where=(slice(None), gens))
         if first_id < keep:
-            values = np.asarray(values)
+            values = _to_host(values)
             width = gens.stop - gens.start
             for d in range(ndev):
                 for j in range(head_blocks):
@@ -372,8 +398,8 @@ def simulate(
     for first_id in range(run.first_id, padded, chunk):
         ids = np.arange(first_id, first_id + chunk, dtype=np.uint32)
         valid = ids < num_chains
-        ids_dev = jax.device_put(ids.reshape(-1, block), by_block)
-        valid_dev = jax.device_put(valid.reshape(-1, block), by_block)
+        ids_dev = _global(ids.reshape(-1, block), by_block)
+        valid_dev = _global(valid.reshape(-1, block), by_block)
         live = int(valid.sum())
 
         if restored is not None and run.start > 0:
@@ -388,7 +414,7 @@ def simulate(
             )[0]
             treedef = jax.tree.structure(state_like)
             state = jax.tree.unflatten(
-                treedef, [jax.device_put(x, by_block) for x in restored]
+                treedef, [_global(x, by_block) for x in restored]
             )
             begin = run.start
         else:
@@ -450,6 +476,7 @@ def simulate(
             block_size=int(block),
             devices=[str(d) for d in devices],
             num_devices=len(devices),
+            num_processes=jax.process_count(),
         )
         config.update(environment)
         trajectories = {}
