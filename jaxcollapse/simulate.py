@@ -230,11 +230,12 @@ def simulate(
     devices: default every device of every process (after
     jax.distributed.initialize, chains are sharded across hosts; each process
     gets the same Results).
-    checkpoint: a folder (on a filesystem every process sees); the run's state is saved there (atomically) at the
-    end of a segment of generations once checkpoint_interval seconds have passed
-    since the last save, and at the end. Calling simulate again with the same
-    settings and folder resumes from it and gives bit-identical results; a
-    finished run's checkpoint returns its results without computing.
+    checkpoint: a folder (on a filesystem every process sees); the run's state
+    is saved there (atomically) at the end of a segment of generations once
+    checkpoint_interval seconds have passed since the last save, and at the end.
+    Calling simulate again with the same settings and folder resumes from it
+    and gives bit-identical results; a finished run's checkpoint returns its
+    results without computing.
     """
     settings = cfg.validate_run(
         model,
