@@ -316,7 +316,16 @@ def run_sweep(
     into the store `out`; returns counts of points (total, skipped, computed).
 
     progress(done, total) is called in chain-generations over the whole sweep.
+    Under jax.distributed (several processes) it is refused: start one sweep
+    per host on a shared store instead; they split the groups by lock files.
     """
+    import jax
+
+    if jax.process_count() > 1:
+        raise ValueError(
+            "run_sweep in several processes is not supported; run one sweep per "
+            "host on one shared store (they split the work by lock files)"
+        )
     if isinstance(spec, dict):
         base, grid = check_spec(spec)
         source = "sweep"
