@@ -14,6 +14,7 @@ runs their Cartesian grid as one more vmap axis of the same compiled program.
 
 import itertools
 import math
+import os
 import time
 from functools import partial
 from typing import NamedTuple
@@ -187,6 +188,50 @@ def _per_chain_bytes(model, workflow, sizes: Sizes, exact: bool, num_metrics: in
     return out + 4 * dim * (6 * sizes.num_samples + 4 * pool + sizes.num_test)
 
 
+def _memory_bytes(device) -> int | None:
+    """Memory one device can use: an accelerator's limit, or the host's RAM."""
+    try:
+        stats = device.memory_stats()
+    except Exception:  # backends without memory statistics
+        stats = None
+    if stats and stats.get("bytes_limit"):
+        return int(stats["bytes_limit"])
+    return _memory_bytes_host()
+
+
+def _check_memory(chunk_bytes: int, host_bytes: int, devices, chunk: int) -> None:
+    """Refuse, before anything is allocated, a run whose chunk (at least one
+    block per device) or whose host-side statistics cannot fit: one line with
+    the estimate."""
+    local = [d for d in devices if d.process_index == jax.process_index()]
+    per_device = chunk_bytes / len(devices)
+    limit = _memory_bytes(local[0]) if local else None
+    if limit is None:
+        return
+    on_host = local[0].platform == "cpu"
+    need_device = per_device * (len(local) if on_host else 1)
+    need_host = host_bytes + (need_device if on_host else 0)
+    host_limit = limit if on_host else _memory_bytes_host()
+    for need, have, where in (
+        (need_device, limit, "device"),
+        (need_host, host_limit, "host"),
+    ):
+        if have is not None and need > have:
+            raise ValueError(
+                f"this run needs about {need / 2**30:.3g} GiB of {where} memory "
+                f"for a chunk of {chunk} chains and the per-generation statistics, "
+                f"more than the {have / 2**30:.3g} GiB there; lower num_samples, "
+                "num_generations, num_test, chunk_size or the grid size"
+            )
+
+
+def _memory_bytes_host() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 def _as_grid(value):
     """(values as a 1-D array, whether a list was given); already validated."""
     return np.atleast_1d(np.asarray(value, dtype=np.float64)), np.ndim(value) > 0
@@ -293,10 +338,8 @@ def simulate(
     block = block_size(num_chains, devices[0].platform)
     unit = block * ndev
     padded = -(-num_chains // block) * block
+    per_chain = num_settings * _per_chain_bytes(model, flow, sizes, exact, num_metrics)
     if chunk_size is None:
-        per_chain = num_settings * _per_chain_bytes(
-            model, flow, sizes, exact, num_metrics
-        )
         chunk = max(unit, (DEFAULT_CHUNK_BYTES // per_chain) // unit * unit)
     else:
         chunk = -(-chunk_size // unit) * unit
@@ -312,6 +355,8 @@ def simulate(
     keep = max(quantile_chains, keep_trajectories)
     blocks_per_device = chunk // unit
     head_blocks = min(blocks_per_device, -(-keep // block))
+    host = num_settings * (T + 1) * num_metrics * (32 + keep * np.dtype(dtype).itemsize)
+    _check_memory(chunk * per_chain, host, devices, chunk)
     heads = np.full((num_settings, keep, T + 1, num_metrics), np.nan, dtype)
 
     acc = stats.Accumulator((num_settings, T + 1, num_metrics))
