@@ -128,6 +128,22 @@ def point_id(settings: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
+def _engine_settings(s: dict) -> dict:
+    """A point's settings as simulate()'s (and validate_run's) keywords, less
+    the model, workflow and sweepable numbers."""
+    return dict(
+        num_samples=s["num_samples"],
+        num_generations=s["generations"],
+        num_chains=s["chains"],
+        seed=s["seed"],
+        num_real=s["num_real"],
+        num_test=s["num_test"],
+        exact_path=s["exact_path"],
+        verify=s["verify"],
+        keep_fraction=1.0 if s["keep_fraction"] is None else s["keep_fraction"],
+    )
+
+
 def resolve(raw: dict):
     """(model, Point) for one combination of settings; ValueError if invalid."""
     s = {**RUN_DEFAULTS, **{k: v for k, v in raw.items() if k not in EXECUTION}}
@@ -140,23 +156,16 @@ def resolve(raw: dict):
     workflow = s["workflow"]
     real_weight = s["real_weight"] if workflow in ("fresh", "mix") else None
     verify = s["verify"]
-    keep_fraction = s["keep_fraction"] if verify is not None else None
+    if verify is None:
+        s["keep_fraction"] = None
     checked = validate_run(
         model,
         workflow,
-        num_samples=s["num_samples"],
-        num_generations=s["generations"],
-        num_chains=s["chains"],
-        seed=s["seed"],
-        num_real=s["num_real"],
-        num_test=s["num_test"],
+        **_engine_settings(s),
         temperature=s["temperature"],
         real_weight=real_weight,
-        exact_path=s["exact_path"],
         chunk_size=raw.get("chunk_size"),
         keep_trajectories=0,
-        verify=verify,
-        keep_fraction=1.0 if keep_fraction is None else keep_fraction,
     )
     if isinstance(s["temperature"], list) or isinstance(real_weight, list):
         raise ValueError("temperature and real_weight take one value per point")
@@ -172,7 +181,7 @@ def resolve(raw: dict):
         "temperature": float(s["temperature"]),
         "real_weight": None if real_weight is None else float(real_weight),
         "verify": verify,
-        "keep_fraction": None if verify is None else float(checked["keep_fraction"]),
+        "keep_fraction": None if verify is None else checked["keep_fraction"],
         "exact_path": s["exact_path"],
     }
     for f in dataclasses.fields(cls):
@@ -278,17 +287,9 @@ def _run_group(folder, g: Group, chunk_size, progress, checkpoint_interval):
     results = simulate(
         model,
         c["workflow"],
-        num_samples=c["num_samples"],
-        num_generations=c["generations"],
-        num_chains=c["chains"],
-        seed=c["seed"],
-        num_real=c["num_real"],
-        num_test=c["num_test"],
+        **_engine_settings(c),
         temperature=temps,
         real_weight=lams,
-        exact_path=c["exact_path"],
-        verify=c["verify"],
-        keep_fraction=1.0 if c["keep_fraction"] is None else c["keep_fraction"],
         chunk_size=chunk_size,
         progress=progress,
         checkpoint=ck,
