@@ -260,6 +260,7 @@ def simulate(
     progress=None,
     checkpoint=None,
     checkpoint_interval: float = 60.0,
+    dry_run: bool = False,
 ):
     """Run num_chains chains; a Results, or a list of them over the hyper grid.
 
@@ -281,6 +282,8 @@ def simulate(
     Calling simulate again with the same settings and folder resumes from it
     and gives bit-identical results; a finished run's checkpoint returns its
     results without computing.
+    dry_run: only validate the settings and check that the run fits in memory
+    (ValueError if not); returns None without compiling anything.
     """
     settings = cfg.validate_run(
         model,
@@ -357,6 +360,8 @@ def simulate(
     head_blocks = min(blocks_per_device, -(-keep // block))
     host = num_settings * (T + 1) * num_metrics * (32 + keep * np.dtype(dtype).itemsize)
     _check_memory(chunk * per_chain, host, devices, chunk)
+    if dry_run:
+        return None
     heads = np.full((num_settings, keep, T + 1, num_metrics), np.nan, dtype)
 
     acc = stats.Accumulator((num_settings, T + 1, num_metrics))

@@ -269,8 +269,11 @@ def _group_work(g: Group) -> int:
     return g.common["chains"] * (g.common["generations"] + 1) * width
 
 
-def _run_group(folder, g: Group, chunk_size, progress, checkpoint_interval):
-    """Simulate the group's still unfinished points and store each of them."""
+def _run_group(
+    folder, g: Group, chunk_size, progress, checkpoint_interval, dry_run=False
+):
+    """Simulate the group's still unfinished points and store each of them
+    (dry_run: only check that the group's run fits in memory)."""
     from jaxcollapse.simulate import simulate
 
     todo = [p for p in g.points if not store.is_finished(folder, p.id)]
@@ -292,9 +295,12 @@ def _run_group(folder, g: Group, chunk_size, progress, checkpoint_interval):
         real_weight=lams,
         chunk_size=chunk_size,
         progress=progress,
-        checkpoint=ck,
+        checkpoint=None if dry_run else ck,
         checkpoint_interval=checkpoint_interval,
+        dry_run=dry_run,
     )
+    if dry_run:
+        return 0
     by_setting = {}
     for i, (t, lam) in enumerate(itertools.product(temps, lams or [None])):
         by_setting[(t, lam)] = results[i]
@@ -342,6 +348,11 @@ def run_sweep(
         g for g in groups if any(not store.is_finished(folder, p.id) for p in g.points)
     ]
     total = sum(_group_work(g) for g in open_groups)
+    for g in open_groups:  # refuse a run that cannot fit before running any
+        try:
+            _run_group(folder, g, chunk_size, None, checkpoint_interval, dry_run=True)
+        except ValueError as err:
+            _fail(source, f"{g.common['model']} / {g.common['workflow']}: {err}")
     if log:
         log(
             f"{len(points)} points in {len(groups)} groups; {finished} already in "

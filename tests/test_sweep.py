@@ -199,3 +199,17 @@ def test_corrupt_store_file_is_refused_and_left_alone(tmp_path, capsys):
         jc.load(out)
     with pytest.raises(store.StoreError, match="not a jaxcollapse store"):
         jc.load(tmp_path / "nothing")
+
+
+def test_sweep_point_that_cannot_fit_is_refused_before_any_runs(tmp_path, capsys):
+    """The second point's accumulate pool needs about 1 TB a chunk."""
+    spec = tmp_path / "big.toml"
+    spec.write_text(
+        "[base]\nworkflow = 'accumulate'\nexact_path = 'off'\ngenerations = 1000\n"
+        "chains = 100\n[grid]\nnum_samples = [10, 1000000]\n"
+    )
+    out = tmp_path / "store"
+    assert main(["sweep", str(spec), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "GiB" in err, err
+    assert not list((out / "table").iterdir())  # not even the small point ran
