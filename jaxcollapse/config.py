@@ -1,57 +1,132 @@
 """Validation of run settings: one clear ValueError naming the setting and the
 allowed values (SPEC §6), raised before anything is compiled."""
 
+import math
 import numbers
 import platform
 
 import numpy as np
 
 EXACT_CHOICES = ("auto", "on", "off")
+INT32_MAX = 2**31 - 1  # point counts, symbols, loop counters and steps are int32
 
 
-def check_integer(name, value, minimum, maximum=None):
-    """int(value), or a ValueError naming the setting and its allowed range."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    if value < minimum or (maximum is not None and value > maximum):
-        allowed = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+def _range(minimum, maximum, strict_min=False, strict_max=False) -> str:
+    """'>= a', '> a', '<= b', 'in [a, b]', 'in (a, b]', ... ('' if unbounded)."""
+    if minimum is not None and maximum is not None:
+        left, right = "(" if strict_min else "[", ")" if strict_max else "]"
+        return f"in {left}{minimum:g}, {maximum:g}{right}"
+    if minimum is not None:
+        return f"{'>' if strict_min else '>='} {minimum:g}"
+    if maximum is not None:
+        return f"{'<' if strict_max else '<='} {maximum:g}"
+    return ""
+
+
+def check_integer(name, value, minimum, maximum=None, *, limit=None):
+    """int(value) for an integer (Python or NumPy; not a bool) in [minimum,
+    maximum], or a ValueError naming the setting and its allowed range.
+
+    limit: an upper bound of representation (int32 counts, say) rather than of
+    meaning; it is named only when a value passes it."""
+    allowed = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name} must be an integer {allowed}; got {value!r}")
-    return int(value)
-
-
-def check_number(name, value, minimum=None, maximum=None):
-    """float(value) for a finite real number in [minimum, maximum], or a
-    ValueError naming the setting (bools and non-finite values are refused)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a number; got {value!r}")
-    value = float(value)
-    low = minimum is not None and value < minimum
-    high = maximum is not None and value > maximum
-    if not np.isfinite(value) or low or high:
-        if minimum is not None and maximum is not None:
-            allowed = f"in [{minimum:g}, {maximum:g}]"
-        elif minimum is not None:
-            allowed = f">= {minimum:g}"
-        elif maximum is not None:
-            allowed = f"<= {maximum:g}"
-        else:
-            allowed = "finite"
-        raise ValueError(f"{name} must be a finite number {allowed}; got {value!r}")
+    value = int(value)
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ValueError(f"{name} must be an integer {allowed}; got {value!r}")
+    if limit is not None and value > limit:
+        raise ValueError(
+            f"{name} must be an integer in [{minimum}, {limit}]; got {value!r}"
+        )
     return value
 
 
-def _numbers(name, value):
-    """A number or a non-empty 1-D list of numbers, as a float array."""
+def check_number(
+    name, value, minimum=None, maximum=None, *, strict_min=False, strict_max=False
+):
+    """float(value) for a finite real number (Python or NumPy; ints accepted,
+    bools refused) in [minimum, maximum], or a ValueError naming the setting.
+    strict_min / strict_max make that bound exclusive: (minimum, maximum]."""
+    allowed = _range(minimum, maximum, strict_min, strict_max)
+    message = f"{name} must be a finite number {allowed}".rstrip()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{message}; got {value!r}")
     try:
-        arr = np.atleast_1d(np.asarray(value, dtype=np.float64))
-    except (TypeError, ValueError):
-        message = f"{name} must be a number or a list of numbers; got {value!r}"
-        raise ValueError(message) from None
-    if arr.ndim != 1 or arr.size == 0 or isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be a number or a list of numbers; got {value!r}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite; got {value!r}")
-    return arr
+        number = float(value)
+    except (OverflowError, TypeError, ValueError):  # an int past float's range
+        raise ValueError(f"{message}; got {value!r}") from None
+    low = minimum is not None and (
+        number < minimum or (strict_min and number == minimum)
+    )
+    high = maximum is not None and (
+        number > maximum or (strict_max and number == maximum)
+    )
+    if not math.isfinite(number) or low or high:
+        raise ValueError(f"{message}; got {value!r}")
+    return number
+
+
+def check_choice(name, value, choices):
+    """value if it is one of the strings `choices`, else a ValueError naming
+    the setting and the choices (a non-string is refused, never compared)."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    return value
+
+
+def assign(instance, **checked):
+    """Store validated (normalised) settings on a frozen dataclass."""
+    for name, value in checked.items():
+        object.__setattr__(instance, name, value)
+
+
+def _numbers(name, value, minimum=None, maximum=None, **strict):
+    """A number or a non-empty 1-D list (tuple, NumPy array) of numbers, each
+    finite and in [minimum, maximum] (strict: see check_number), as a float
+    array; else a ValueError naming the setting."""
+    allowed = _range(minimum, maximum, **strict)
+    if isinstance(value, np.ndarray):
+        value = value.tolist()  # NumPy scalars become Python ones (bools stay)
+    items = value if isinstance(value, (list, tuple)) else [value]
+    if not items:
+        raise ValueError(
+            f"{name} must be a number {allowed} or a non-empty list of them; "
+            f"got {value!r}"
+        )
+    out = []
+    for item in items:
+        try:
+            check_number(name, item)
+        except ValueError:
+            real = isinstance(item, numbers.Real) and not isinstance(
+                item, (bool, np.bool_)
+            )
+            if real:  # nan, inf, or an int past float's range
+                message = f"{name} must be finite and {allowed}; got {item!r}"
+            else:
+                message = (
+                    f"{name} must be a number {allowed} or a list of them; got {item!r}"
+                )
+            raise ValueError(message) from None
+        try:
+            out.append(check_number(name, item, minimum, maximum, **strict))
+        except ValueError:
+            raise ValueError(f"{name} must be {allowed}; got {item!r}") from None
+    return np.array(out, dtype=np.float64)
+
+
+def _largest_set(flow, *, num_samples, num_real, num_generations, verify_fraction):
+    """The most points any training set or candidate pool of the run holds."""
+    if flow.name.startswith("accumulate"):
+        pool = num_real + num_samples * num_generations
+    elif flow.name == "replace":
+        pool = max(num_real, num_samples)
+    else:
+        pool = num_real + num_samples
+    if verify_fraction is not None:
+        pool = max(pool, math.ceil(min(num_samples / verify_fraction, 2.0**1023)))
+    return pool
 
 
 def validate_run(
@@ -76,28 +151,33 @@ def validate_run(
     from jaxcollapse.workflows import WORKFLOWS
 
     name = workflow if isinstance(workflow, str) else getattr(workflow, "name", None)
-    if name not in WORKFLOWS:
+    if not isinstance(name, str) or name not in WORKFLOWS:
+        shown = workflow if name is None else name
         raise ValueError(
-            f"workflow must be one of {', '.join(WORKFLOWS)}; got {name!r}"
+            f"workflow must be one of {', '.join(WORKFLOWS)}; got {shown!r}"
         )
     flow = WORKFLOWS[name]
     fewest = model.min_samples()
-    num_samples = check_integer("num_samples", num_samples, fewest)
+    # Counts of points are int32 (Pool, Moments), chain ids and generation
+    # indices uint32 (the PRNG's fold_in), so larger values cannot be run.
+    num_samples = check_integer("num_samples", num_samples, fewest, limit=INT32_MAX)
     num_real = (
-        num_samples if num_real is None else check_integer("num_real", num_real, fewest)
+        num_samples
+        if num_real is None
+        else check_integer("num_real", num_real, fewest, limit=INT32_MAX)
     )
-    num_generations = check_integer("num_generations", num_generations, 0)
-    num_chains = check_integer("num_chains", num_chains, 1)
+    num_generations = check_integer(
+        "num_generations", num_generations, 0, limit=INT32_MAX
+    )
+    num_chains = check_integer("num_chains", num_chains, 1, limit=2**31)
     seed = check_integer("seed", seed, 0, 2**63 - 1)
-    num_test = check_integer("num_test", num_test, fewest)
+    num_test = check_integer("num_test", num_test, fewest, limit=INT32_MAX)
     keep_trajectories = check_integer(
         "keep_trajectories", keep_trajectories, 0, num_chains
     )
     if chunk_size is not None:
         check_integer("chunk_size", chunk_size, 1)
-    temps = _numbers("temperature", temperature)
-    if np.any(temps <= 0):
-        raise ValueError(f"temperature must be > 0; got {temperature!r}")
+    _numbers("temperature", temperature, 0.0, strict_min=True)
     if real_weight is None:
         if name == "mix":
             raise ValueError(
@@ -108,17 +188,13 @@ def validate_run(
             raise ValueError(
                 f"real_weight is used only by workflows fresh and mix; not by {name}"
             )
-        lams = _numbers("real_weight", real_weight)
-        if np.any((lams < 0) | (lams > 1)):
-            raise ValueError(f"real_weight must be in [0, 1]; got {real_weight!r}")
-    if exact_path not in EXACT_CHOICES:
-        raise ValueError(
-            f"exact_path must be one of {', '.join(EXACT_CHOICES)}; got {exact_path!r}"
-        )
+        _numbers("real_weight", real_weight, 0.0, 1.0)
+    exact_path = check_choice("exact_path", exact_path, EXACT_CHOICES)
     if verify is not None:
         from jaxcollapse.workflows import Verify
 
-        Verify(keep_fraction=keep_fraction, reward=verify)  # raises on bad values
+        modifier = Verify(keep_fraction=keep_fraction, reward=verify)  # may raise
+        keep_fraction = modifier.keep_fraction
         needed = "truth_log_density" if verify == "truth" else "log_density"
         if not hasattr(model, needed):
             raise ValueError(
@@ -134,6 +210,23 @@ def validate_run(
             f"exact_path on is not available for model {model.name} {why}; "
             "use auto or off"
         )
+    # The sample-level path keeps its points in an int32-counted Pool.
+    exact = possible and exact_path != "off"
+    points = _largest_set(
+        flow,
+        num_samples=num_samples,
+        num_real=num_real,
+        num_generations=num_generations,
+        verify_fraction=None if verify is None else keep_fraction,
+    )
+    if not exact and points > INT32_MAX:
+        grows = " x num_generations" if name.startswith("accumulate") else ""
+        fraction = " / keep_fraction" if verify is not None else ""
+        raise ValueError(
+            f"num_samples{grows}{fraction} is too large: a set of points of workflow "
+            f"{name} would hold {float(points):.4g} points, more than {INT32_MAX} "
+            "(int32 counts)"
+        )
     settings = {"model": model.name}
     settings.update({k: v for k, v in vars(model).items() if not k.startswith("_")})
     settings.update(
@@ -145,7 +238,7 @@ def validate_run(
         seed=seed,
         num_test=num_test,
         keep_trajectories=keep_trajectories,
-        exact_path=possible and exact_path != "off",
+        exact_path=exact,
     )
     if verify is not None:
         settings.update(verify=verify, keep_fraction=float(keep_fraction))

@@ -179,7 +179,10 @@ def _per_chain_bytes(model, workflow, sizes: Sizes, exact: bool, num_metrics: in
     fixed = model.fixed_floats() if hasattr(model, "fixed_floats") else 0
     out = 3 * 4 * num_metrics * (sizes.num_generations + 1) + 16 * fixed
     if exact:
-        return out + 64 * (dim + 2) ** 2
+        out += 64 * (dim + 2) ** 2
+        if getattr(model, "exact_draws_points", False):  # e.g. categorical
+            out += 12 * (sizes.num_samples + sizes.num_real)
+        return out
     pool = sizes.num_real + sizes.num_samples
     if workflow.name.startswith("accumulate"):
         pool = sizes.num_real + sizes.num_samples * sizes.num_generations
@@ -329,7 +332,13 @@ def simulate(
     modifier = None
     if verify is not None:
         modifier = Verify(keep_fraction=float(keep_fraction), reward=verify)
-    sizes = Sizes(num_samples, num_generations, num_real, num_test, modifier)
+    sizes = Sizes(
+        settings["num_samples"],
+        settings["num_generations"],
+        num_real,
+        settings["num_test"],
+        modifier,
+    )
     names = model.metric_names
     num_metrics = len(names)
     T = num_generations

@@ -47,7 +47,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxcollapse.config import check_integer
+from jaxcollapse.config import (
+    INT32_MAX,
+    assign,
+    check_choice,
+    check_integer,
+    check_number,
+)
 from jaxcollapse.workflows._linalg import total, tree_sum
 from jaxcollapse.workflows._pool import Pool
 
@@ -172,22 +178,18 @@ class Bigram:
     has_exact_path: ClassVar[bool] = False
 
     def __post_init__(self):
-        check_integer("vocab", self.vocab, 2, MAX_VOCAB)
-        check_integer("seq_len", self.seq_len, 2)
-        check_integer("train_steps", self.train_steps, 1)
-        for name, value, low in (
-            ("learning_rate", self.learning_rate, "> 0"),
-            ("zipf", self.zipf, ">= 0"),
-        ):
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-            ok = ok and math.isfinite(value)
-            ok = ok and (value > 0 if low == "> 0" else value >= 0)
-            if not ok:
-                raise ValueError(f"{name} must be a finite number {low}; got {value!r}")
-        if self.init not in INITS:
-            raise ValueError(
-                f"init must be one of {', '.join(INITS)}; got {self.init!r}"
-            )
+        rate = check_number("learning_rate", self.learning_rate, 0.0, strict_min=True)
+        assign(
+            self,
+            vocab=check_integer("vocab", self.vocab, 2, MAX_VOCAB),
+            seq_len=check_integer("seq_len", self.seq_len, 2),
+            train_steps=check_integer(
+                "train_steps", self.train_steps, 1, limit=INT32_MAX
+            ),
+            learning_rate=rate,
+            init=check_choice("init", self.init, INITS),
+            zipf=check_number("zipf", self.zipf, 0.0),
+        )
 
     def min_samples(self) -> int:
         return 1

@@ -52,6 +52,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxcollapse.config import INT32_MAX, assign, check_integer, check_number
 from jaxcollapse.workflows._linalg import tree_sum
 from jaxcollapse.workflows._pool import Pool
 
@@ -139,20 +140,17 @@ class Categorical:
     zipf: float = 1.1
     name: ClassVar[str] = "categorical"
     has_exact_path: ClassVar[bool] = True
+    # The exact path still draws n symbols a generation (memory estimate).
+    exact_draws_points: ClassVar[bool] = True
 
     def __post_init__(self):
-        k = self.categories
-        if isinstance(k, bool) or not isinstance(k, int) or k < 2:
-            raise ValueError(f"categories must be an integer >= 2; got {k!r}")
-        for name in ("smoothing", "zipf"):
-            value = getattr(self, name)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not math.isfinite(value)
-                or value < 0
-            ):
-                raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
+        # Symbols are int32, so K <= INT32_MAX.
+        assign(
+            self,
+            categories=check_integer("categories", self.categories, 2, limit=INT32_MAX),
+            smoothing=check_number("smoothing", self.smoothing, 0.0),
+            zipf=check_number("zipf", self.zipf, 0.0),
+        )
 
     def min_samples(self) -> int:
         return 1

@@ -24,6 +24,7 @@ from typing import ClassVar, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxcollapse.config import assign, check_integer
 from jaxcollapse.workflows import _frame
 from jaxcollapse.workflows._frame import Frame
 from jaxcollapse.workflows._linalg import matmul, matvec, total, tree_sum
@@ -61,10 +62,12 @@ class Gaussian:
     has_exact_path: ClassVar[bool] = True
 
     def __post_init__(self):
-        if not isinstance(self.dim, int) or self.dim < 1:
-            raise ValueError(f"dim must be an integer >= 1; got {self.dim!r}")
-        if self.ddof not in (0, 1):
-            raise ValueError(f"ddof must be 0 or 1; got {self.ddof!r}")
+        dim = check_integer("dim", self.dim, 1)
+        try:
+            ddof = check_integer("ddof", self.ddof, 0, 1)
+        except ValueError:
+            raise ValueError(f"ddof must be 0 or 1; got {self.ddof!r}") from None
+        assign(self, dim=dim, ddof=ddof)
 
     def min_samples(self) -> int:
         """Fewest points per fit for a non-degenerate covariance (n >= d + 1)."""

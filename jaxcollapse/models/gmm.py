@@ -61,13 +61,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxcollapse.config import check_integer
+from jaxcollapse.config import INT32_MAX, assign, check_integer
 from jaxcollapse.workflows._linalg import tree_sum
 from jaxcollapse.workflows._pool import Pool
 
 EMPTY_FRACTION = 1e-6  # a component with less of the total weight is empty
 FLOOR_ULPS = 64  # a component's sd is at least this many float steps (eps)
 KMEANS_STEPS = 10  # Lloyd steps between the k-means++ seeds and EM
+# The seeding and the sampler unroll a Python loop over the components at trace
+# time, and every component adds three metrics: k is kept to a size that compiles.
+MAX_COMPONENTS = 256
 _LOG_2PI = math.log(2.0 * math.pi)
 # The KL quadrature: breakpoints at mu + s sd for these s, Gauss-Legendre nodes.
 _KL_STEPS = np.arange(-8.0, 9.0)
@@ -212,7 +215,8 @@ def fit_em(key, x, w, k: int, steps: int) -> GMMParams:
 
 @dataclass(frozen=True)
 class GMM:
-    """1-D Gaussian mixture family (SPEC §2): `components` k >= 1, `em_steps` >= 1."""
+    """1-D Gaussian mixture family (SPEC §2): `components` k in [1, 256]
+    (MAX_COMPONENTS), `em_steps` >= 1."""
 
     components: int = 2
     em_steps: int = 20
@@ -220,8 +224,13 @@ class GMM:
     has_exact_path: ClassVar[bool] = False
 
     def __post_init__(self):
-        check_integer("components", self.components, 1)
-        check_integer("em_steps", self.em_steps, 1)
+        assign(
+            self,
+            components=check_integer(
+                "components", self.components, 1, limit=MAX_COMPONENTS
+            ),
+            em_steps=check_integer("em_steps", self.em_steps, 1, limit=INT32_MAX),
+        )
 
     def min_samples(self) -> int:
         """k + 1 points: enough for k distinct seeds and a variance."""

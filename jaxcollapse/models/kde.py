@@ -61,6 +61,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxcollapse.config import assign, check_choice, check_integer, check_number
 from jaxcollapse.workflows._linalg import tree_sum, weighted_mean
 from jaxcollapse.workflows._pool import Pool
 
@@ -80,10 +81,6 @@ class KDEParams(NamedTuple):
     root: jax.Array  # (capacity,) int32 generation-0 ancestor, -1 for fresh
     bandwidth: jax.Array  # () h
     spread: jax.Array  # () weighted variance of the points, trace over d
-
-
-def _is_number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def arc_positions(truth: str, num: int, factor: float) -> np.ndarray:
@@ -189,25 +186,20 @@ class KDE:
     params_keep_points: ClassVar[bool] = True
 
     def __post_init__(self):
-        if not isinstance(self.dim, int) or isinstance(self.dim, bool) or self.dim < 1:
-            raise ValueError(f"dim must be an integer >= 1; got {self.dim!r}")
+        dim = check_integer("dim", self.dim, 1)
         h = self.bandwidth
-        if h != "scott" and not (_is_number(h) and math.isfinite(h) and h > 0):
-            raise ValueError(f"bandwidth must be a number > 0 or 'scott'; got {h!r}")
-        if self.truth not in TRUTHS:
-            raise ValueError(
-                f"truth must be one of {', '.join(TRUTHS)}; got {self.truth!r}"
-            )
-        if self.truth != "normal" and self.dim != 2:
-            raise ValueError(
-                f"truth {self.truth} is 2-D and needs dim 2; got dim {self.dim!r}"
-            )
-        s = self.truth_noise
-        if not (_is_number(s) and math.isfinite(s) and s > 0):
-            raise ValueError(f"truth_noise must be a number > 0; got {s!r}")
-        f = self.factor
-        if not (_is_number(f) and 0 <= f < 1):
-            raise ValueError(f"factor must be a number in [0, 1); got {f!r}")
+        if not (isinstance(h, str) and h == "scott"):
+            try:
+                h = check_number("bandwidth", h, 0.0, strict_min=True)
+            except ValueError:
+                message = f"bandwidth must be a number > 0 or 'scott'; got {h!r}"
+                raise ValueError(message) from None
+        truth = check_choice("truth", self.truth, TRUTHS)
+        if truth != "normal" and dim != 2:
+            raise ValueError(f"truth {truth} is 2-D and needs dim 2; got dim {dim!r}")
+        noise = check_number("truth_noise", self.truth_noise, 0.0, strict_min=True)
+        factor = check_number("factor", self.factor, 0.0, 1.0, strict_max=True)
+        assign(self, dim=dim, bandwidth=h, truth_noise=noise, factor=factor)
 
     @property
     def metric_names(self) -> tuple[str, ...]:

@@ -36,6 +36,7 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.linalg import solve_triangular
 
+from jaxcollapse.config import assign, check_integer, check_number
 from jaxcollapse.workflows._linalg import (
     matvec,
     tree_sum,
@@ -66,17 +67,11 @@ class LinReg:
     has_exact_path: ClassVar[bool] = False
 
     def __post_init__(self):
-        d = self.dim
-        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
-            raise ValueError(f"dim must be an integer >= 1; got {d!r}")
-        s = self.noise
-        if (
-            isinstance(s, bool)
-            or not isinstance(s, (int, float))
-            or not math.isfinite(s)
-            or s <= 0
-        ):
-            raise ValueError(f"noise must be a finite number > 0; got {s!r}")
+        assign(
+            self,
+            dim=check_integer("dim", self.dim, 1),
+            noise=check_number("noise", self.noise, 0.0, strict_min=True),
+        )
 
     def min_samples(self) -> int:
         """n >= d + 2: OLS needs n >= d, and E tr (X^T X)^{-1} = d / (n - d - 1)."""

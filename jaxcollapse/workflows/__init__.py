@@ -164,16 +164,18 @@ class Verify:
     REWARDS: ClassVar[tuple[str, ...]] = ("truth", "model")
 
     def __post_init__(self):
-        rho = self.keep_fraction
-        if isinstance(rho, bool) or not isinstance(rho, (int, float)):
-            raise ValueError(f"keep_fraction must be a number in (0, 1]; got {rho!r}")
+        from jaxcollapse.config import assign, check_choice, check_number
+
+        try:
+            rho = check_number("keep_fraction", self.keep_fraction)
+        except ValueError:
+            raise ValueError(
+                f"keep_fraction must be a number in (0, 1]; got {self.keep_fraction!r}"
+            ) from None
         if not 0.0 < rho <= 1.0:
             raise ValueError(f"keep_fraction must be in (0, 1]; got {rho!r}")
-        if self.reward not in self.REWARDS:
-            raise ValueError(
-                f"verify reward must be one of {', '.join(self.REWARDS)}; "
-                f"got {self.reward!r}"
-            )
+        check_choice("verify reward", self.reward, self.REWARDS)
+        assign(self, keep_fraction=rho)
 
     def num_candidates(self, num_samples: int) -> int:
         # The small tolerance keeps 100 / 0.1 at 1000, not 1001.
