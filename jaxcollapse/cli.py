@@ -248,6 +248,14 @@ class Progress:
             sys.stderr.flush()
 
 
+def _precision(args) -> None:
+    """--x64: float64 everywhere; must run before JAX computes anything."""
+    if args.x64:
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+
+
 def _distributed(args) -> int:
     """Join JAX's distributed runtime if asked to; this process's index."""
     given = [args.coordinator, args.num_processes, args.process_id]
@@ -275,10 +283,7 @@ def _run(args) -> int:
 
     if args.keep_fraction is not None and args.verify is None:
         raise ValueError("--keep-fraction needs --verify truth or --verify model")
-    if args.x64:
-        import jax
-
-        jax.config.update("jax_enable_x64", True)
+    _precision(args)
     rank = _distributed(args)
     from jaxcollapse import report
     from jaxcollapse.simulate import simulate
@@ -349,10 +354,7 @@ def _run(args) -> int:
 
 
 def _sweep(args) -> int:
-    if args.x64:
-        import jax
-
-        jax.config.update("jax_enable_x64", True)
+    _precision(args)
     from jaxcollapse.sweep import run_sweep
 
     bar = Progress(enabled=not args.no_progress and sys.stderr.isatty())

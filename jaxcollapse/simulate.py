@@ -385,6 +385,7 @@ def simulate(
     )
     total_work = num_chains * (T + 1) * num_settings
     run = _Position(first_id=0, start=0, done=0, seconds=0.0)
+    environment = cfg.environment()
     identity = dict(settings)  # what the numbers depend on, and the layout
     identity.update(
         model_repr=repr(model),
@@ -393,7 +394,7 @@ def simulate(
         real_weight=lams.tolist(),
         layout=[chunk, block, ndev, length, quantile_chains, keep, head_blocks],
         dtype=str(dtype),
-        versions=[cfg.environment()[k] for k in ("jaxcollapse_version", "jax_version")],
+        versions=[environment[k] for k in ("jaxcollapse_version", "jax_version")],
     )
     restored = None
     if checkpoint is not None:
@@ -517,7 +518,6 @@ def simulate(
     elapsed = time.perf_counter() - started
 
     summary = acc.summary()
-    environment = cfg.environment()
     quants = stats.quantiles(heads[:, :quantile_chains], axis=1)
     results = []
     for g, (temp, lam) in enumerate(grid):

@@ -113,6 +113,13 @@ def is_finished(folder, point: str) -> bool:
     return os.path.exists(table_path(folder, point))
 
 
+def _unreadable(path: str, err) -> StoreError:
+    return StoreError(
+        f"store file {path} is unreadable ({err}); delete it and re-run "
+        "the sweep to recompute that point"
+    )
+
+
 def check_finished(folder, points) -> int:
     """How many of `points` are stored; a StoreError naming the first stored
     file whose Parquet footer does not read (truncated or overwritten)."""
@@ -127,10 +134,7 @@ def check_finished(folder, points) -> int:
         try:
             pq.read_metadata(path)
         except (OSError, pa.ArrowException) as err:
-            raise StoreError(
-                f"store file {path} is unreadable ({err}); delete it and re-run "
-                "the sweep to recompute that point"
-            ) from None
+            raise _unreadable(path, err) from None
         count += 1
     return count
 
@@ -156,12 +160,13 @@ def tidy(settings: dict, point: str, results: Results):
     for metric, values in results.theory.items():
         parts.append((metric, "theory", np.asarray(values, np.float64)))
     rows = len(parts) * len(gens)
+    table_schema = schema()
     columns = {}
     for name, kind in SETTING_TYPES.items():
         value = settings.get(name)
         if value is not None and kind == "string":
             value = str(value)
-        columns[name] = pa.array([value] * rows, type=schema().field(name).type)
+        columns[name] = pa.array([value] * rows, type=table_schema.field(name).type)
     columns["point"] = pa.array([point] * rows, pa.string())
     columns["generation"] = pa.array(np.tile(gens, len(parts)))
     columns["metric"] = pa.array(np.repeat([p[0] for p in parts], len(gens)))
@@ -169,7 +174,7 @@ def tidy(settings: dict, point: str, results: Results):
     columns["value"] = pa.array(
         np.concatenate([p[2] for p in parts]) if parts else np.zeros(0)
     )
-    return pa.table(columns, schema=schema())
+    return pa.table(columns, schema=table_schema)
 
 
 def write_point(folder, point: str, settings: dict, results: Results) -> None:
@@ -196,18 +201,16 @@ def load(folder):
     if not os.path.isdir(table_dir):
         raise StoreError(f"not a jaxcollapse store (no table/ folder): {folder}")
     names = sorted(n for n in os.listdir(table_dir) if n.endswith(".parquet"))
+    table_schema = schema()
     tables = []
     for name in names:
         path = os.path.join(table_dir, name)
         try:
-            tables.append(pq.read_table(path, schema=schema()))
+            tables.append(pq.read_table(path, schema=table_schema))
         except (OSError, pa.ArrowException) as err:
-            raise StoreError(
-                f"store file {path} is unreadable ({err}); delete it and re-run "
-                "the sweep to recompute that point"
-            ) from None
+            raise _unreadable(path, err) from None
     if not tables:
-        return schema().empty_table().to_pandas()
+        return table_schema.empty_table().to_pandas()
     return pa.concat_tables(tables).to_pandas()
 
 

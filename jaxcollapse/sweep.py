@@ -65,6 +65,7 @@ ALLOWED = sorted(set(RUN_DEFAULTS) | set(FAMILY_KEYS) | set(EXECUTION))
 class Point:
     id: str
     settings: dict  # resolved: every run setting, and the model's own
+    model: object = dataclasses.field(compare=False)  # built from settings
 
 
 @dataclasses.dataclass
@@ -144,8 +145,9 @@ def _engine_settings(s: dict) -> dict:
     )
 
 
-def resolve(raw: dict):
-    """(model, Point) for one combination of settings; ValueError if invalid."""
+def resolve(raw: dict) -> "Point":
+    """The Point (settings resolved, model built) of one combination of
+    settings; ValueError if invalid."""
     s = {**RUN_DEFAULTS, **{k: v for k, v in raw.items() if k not in EXECUTION}}
     name = s["model"]
     if not isinstance(name, str) or name not in FAMILIES:
@@ -187,7 +189,7 @@ def resolve(raw: dict):
     for f in dataclasses.fields(cls):
         value = getattr(model, f.name)
         settings[f.name] = value if not isinstance(value, float) else float(value)
-    return model, Point(point_id(settings), settings)
+    return Point(point_id(settings), settings, model)
 
 
 def expand(base: dict, grid: dict, source: str = "sweep") -> list[Point]:
@@ -201,7 +203,7 @@ def expand(base: dict, grid: dict, source: str = "sweep") -> list[Point]:
         raw = dict(base)
         raw.update(zip(keys, combo, strict=True))
         try:
-            _, point = resolve(raw)
+            point = resolve(raw)
         except (ValueError, TypeError) as err:
             shown = ", ".join(f"{k}={v!r}" for k, v in zip(keys, combo, strict=True))
             where = f"point ({shown})" if shown else "the base settings"
@@ -212,12 +214,12 @@ def expand(base: dict, grid: dict, source: str = "sweep") -> list[Point]:
             points.append(point)
     given = set(base) | set(grid)
     for key in FAMILY_KEYS:
-        fields = {
+        having = [
             m
             for m in models
             if key in {f.name for f in dataclasses.fields(FAMILIES[m])}
-        }
-        if key in given and not fields and key not in RUN_DEFAULTS:
+        ]
+        if key in given and not having:
             _fail(
                 source,
                 f"{key} is not a setting of any model in this sweep "
@@ -283,7 +285,7 @@ def _run_group(
     lams = None
     if g.real_weights is not None:
         lams = sorted({p.settings["real_weight"] for p in todo})
-    model, _ = resolve(todo[0].settings)
+    model = todo[0].model
     c = g.common
     tag = point_id({"group": c, "t": temps, "l": lams})
     ck = os.path.join(folder, "checkpoints", tag)
