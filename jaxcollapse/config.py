@@ -245,6 +245,21 @@ def validate_run(
     return settings
 
 
+def representation(model, flow, exact: bool, verify):
+    """How the chain holds a set (models/_base.py): exact_path's resolved True
+    (statistics drawn from their law), or on the sample-level path SUMMARY
+    where the family reduces drawn points at once and the workflow only unions
+    and reweights sets, else False (a Pool of points)."""
+    if exact:
+        return True
+    summarises = bool(getattr(model, "summarises_points", False))
+    if summarises and flow.exact and verify is None:
+        from jaxcollapse.models._base import SUMMARY
+
+        return SUMMARY
+    return False
+
+
 def environment() -> dict:
     """Package versions and the machine, for the record."""
     import jax

@@ -14,6 +14,7 @@ import pytest
 import jaxcollapse as jc
 from jaxcollapse import _prng
 from jaxcollapse.chain import Sizes, run_chain
+from jaxcollapse.config import representation
 from jaxcollapse.workflows import get_workflow
 
 sim_module = importlib.import_module("jaxcollapse.simulate")
@@ -104,7 +105,8 @@ def test_batched_equals_looped_and_jit_equals_nojit():
     root = _prng.key(5)
     for i in range(3):
         key = jax.random.fold_in(root, i)
-        args = (model, flow, sizes, 1.0, 0.0, False)
+        exact = representation(model, flow, False, None)  # what simulate runs
+        args = (model, flow, sizes, 1.0, 0.0, exact)
         jitted = jax.jit(run_chain, static_argnums=(1, 2, 3, 6))(key, *args)
         with jax.disable_jit():
             eager = run_chain(key, *args)

@@ -202,10 +202,10 @@ def test_corrupt_store_file_is_refused_and_left_alone(tmp_path, capsys):
 
 
 def test_sweep_point_that_cannot_fit_is_refused_before_any_runs(tmp_path, capsys):
-    """The second point's accumulate pool needs about 1 TB a chunk."""
+    """The second point's accumulate-subsample pool needs about 1 TB a chunk."""
     spec = tmp_path / "big.toml"
     spec.write_text(
-        "[base]\nworkflow = 'accumulate'\nexact_path = 'off'\ngenerations = 1000\n"
+        "[base]\nworkflow = 'accumulate-subsample'\ngenerations = 1000\n"
         "chains = 100\n[grid]\nnum_samples = [10, 1000000]\n"
     )
     out = tmp_path / "store"

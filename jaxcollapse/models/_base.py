@@ -17,12 +17,14 @@ A family is a frozen, hashable dataclass of static settings, written for ONE cha
 A *set* is a `Pool` of points on the sample-level path or, where the family has
 an exact fast path (`model.has_exact_path`), its own sufficient statistics
 (`Moments` for the Gaussian) implementing the same set algebra (union, append,
-with_total_weight, total_weight). `model.metric_names` fixes the order of the
-metrics. A Pool's `data` is (capacity, *point_shape): a point may be a vector
-(Gaussian, KDE), a symbol, a row (x, y), or a whole sequence; families whose
-scale cannot collapse below float32's range use `frame=None` (absolute
-coordinates); `root` labels points with their generation-0 ancestor where a
-family needs it (KDE).
+with_total_weight, total_weight). The `exact` argument says which: False (a
+Pool), True (statistics, drawn from their law where the family can), or
+SUMMARY (below; only for a family with `summarises_points`).
+`model.metric_names` fixes the order of the metrics. A Pool's `data` is
+(capacity, *point_shape): a point may be a vector (Gaussian, KDE), a symbol,
+a row (x, y), or a whole sequence; families whose scale cannot collapse below
+float32's range use `frame=None` (absolute coordinates); `root` labels points
+with their generation-0 ancestor where a family needs it (KDE).
 
 Also required:
 
@@ -49,6 +51,15 @@ raises ValueError naming the setting and the allowed values (SPEC §6).
 """
 
 from typing import Any, Protocol
+
+# The `exact` value of the sample-level path for workflows that only union and
+# reweight sets (Replace, Accumulate, Augment, Fresh, Mix, without verify), for
+# a family with `summarises_points`: every point is drawn, as on the Pool path,
+# and each drawn set is reduced at once to its sufficient statistics, so that
+# the draws feed one fused reduction and never reach memory (the Gaussian:
+# 100 points a chain-generation cost about half as much). The numbers equal
+# the Pool path's up to rounding (tests/test_summary.py).
+SUMMARY = "summary"
 
 
 class Model(Protocol):

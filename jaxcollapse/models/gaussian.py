@@ -24,11 +24,13 @@ from typing import ClassVar, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxcollapse import _prng
 from jaxcollapse.config import assign, check_integer
+from jaxcollapse.models._base import SUMMARY
 from jaxcollapse.workflows import _frame
 from jaxcollapse.workflows._frame import Frame
 from jaxcollapse.workflows._linalg import matmul, matvec, total, tree_sum
-from jaxcollapse.workflows._moments import gaussian_group
+from jaxcollapse.workflows._moments import Moments, gaussian_group
 from jaxcollapse.workflows._pool import Pool
 
 
@@ -60,6 +62,7 @@ class Gaussian:
     ddof: int = 0
     name: ClassVar[str] = "gaussian"
     has_exact_path: ClassVar[bool] = True
+    summarises_points: ClassVar[bool] = True
 
     def __post_init__(self):
         dim = check_integer("dim", self.dim, 1)
@@ -89,9 +92,11 @@ class Gaussian:
         return ("mean_sqerr", "trace_cov", "log_det_cov", "kl", "w2", "test_nll")
 
     def _group(self, key, num, scale, frame, exact):
+        dtype = frame.log_scale.dtype
+        if exact == SUMMARY:
+            return _summary(key, num, self.dim, scale, frame)
         if exact:
             return gaussian_group(key, num, self.dim, scale, frame)
-        dtype = frame.log_scale.dtype
         draws = scale * jax.random.normal(key, (num, self.dim), dtype)
         return Pool.full(draws, frame)
 
@@ -203,3 +208,25 @@ class Gaussian:
             "w2": jnp.sqrt(sqerr + (std - 1.0) ** 2),
             "test_nll": 0.5 * (math.log(2.0 * math.pi) + log_var + maha),
         }
+
+
+def _summary(key, num: int, dim: int, scale, frame: Frame) -> Moments:
+    """Sufficient statistics of `num` points drawn from N(0, scale^2 I_d) in
+    `frame`: the Pool path's draws (jax.random.normal, bit for bit), reduced as
+    they are made (SUMMARY in models/_base.py).
+
+    One pass, sum u and sum u u^T, then scatter = sum u u^T - num m m^T. The
+    draws are standardised coordinates (mean O(scale / sqrt(num)) against a
+    spread of scale), so the subtraction loses about log2(1 + d/num) bits,
+    nothing like the cancellation of one-pass variance in absolute coordinates.
+    """
+    dtype = frame.log_scale.dtype
+    u = scale * _prng.fused_normal(key, (num, dim), dtype)
+    s1 = jnp.sum(u, axis=0)
+    mean = s1 / num
+    if dim == 1:
+        scatter = (jnp.sum(u * u) - s1[0] * mean[0]).reshape(1, 1)
+    else:
+        scatter = matmul(u.T, u) - num * jnp.outer(mean, mean)
+    weight = jnp.asarray(num, dtype)
+    return Moments(weight, mean, scatter, weight, jnp.asarray(num, jnp.int32), frame)

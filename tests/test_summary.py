@@ -1,0 +1,144 @@
+"""The Gaussian's summarised sample-level path (SUMMARY in models/_base.py).
+
+On workflows that only union and reweight sets, exact_path="off" draws every
+point, as the Pool path does, but reduces each drawn set at once to its
+sufficient statistics. These tests hold it to the Pool path chain by chain
+(same keys, same draws, so the same numbers up to rounding), to its own
+invariances, and check where it is and is not used.
+"""
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxcollapse as jc
+from jaxcollapse import _prng
+from jaxcollapse.chain import Sizes, run_chain
+from jaxcollapse.config import representation
+from jaxcollapse.models._base import SUMMARY
+from jaxcollapse.workflows import get_workflow
+
+sim_module = importlib.import_module("jaxcollapse.simulate")
+
+
+@pytest.mark.parametrize("shape", [(7,), (100, 1), (33, 3)])
+def test_fused_normal_is_jax_random_normal_bit_for_bit(shape):
+    key = jax.random.fold_in(_prng.key(9), 4)
+    want = jax.random.normal(key, shape, jnp.float32)
+    got = jax.jit(_prng.fused_normal, static_argnums=(1, 2))(key, shape, jnp.float32)
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+def test_representation_is_summary_only_where_sets_are_only_unions():
+    gauss, kde = jc.Gaussian(), jc.KDE(bandwidth=0.3)
+    for name in ("replace", "accumulate", "augment", "fresh", "mix"):
+        flow = get_workflow(name)
+        assert representation(gauss, flow, False, None) == SUMMARY
+        assert representation(gauss, flow, True, None) is True
+        assert representation(gauss, flow, False, "truth") is False
+        assert representation(kde, flow, False, None) is False
+    subsample = get_workflow("accumulate-subsample")
+    assert representation(gauss, subsample, False, None) is False
+
+
+CASES = [
+    (1, "replace", None),
+    (1, "accumulate", None),
+    (1, "augment", None),
+    (1, "fresh", 0.6),
+    (1, "mix", 0.3),
+    (3, "replace", None),
+    (3, "fresh", None),
+    (3, "accumulate", None),
+]
+
+
+@pytest.mark.parametrize("dim, workflow, weight", CASES)
+def test_summary_equals_pool_path_chain_by_chain(dim, workflow, weight):
+    """Same keys, so the same points: every metric of every chain agrees with
+    the Pool path to float32 rounding, for 8 generations."""
+    model = jc.Gaussian(dim=dim, ddof=1)
+    flow = get_workflow(workflow, real_weight=weight)
+    sizes = Sizes(num_samples=50, num_generations=8, num_real=40, num_test=30)
+    lam = 0.0 if weight is None else weight
+    root = _prng.key(21)
+    keys = jax.vmap(lambda i: jax.random.fold_in(root, i))(jnp.arange(64))
+
+    def chains(exact):
+        one = lambda k: run_chain(k, model, flow, sizes, 0.8, lam, exact)  # noqa: E731
+        return jax.jit(jax.vmap(one))(keys)
+
+    pool, summary = chains(False), chains(SUMMARY)
+    for name in model.metric_names:
+        a, b = np.asarray(pool[name]), np.asarray(summary[name])
+        assert np.isfinite(b).all(), name
+        np.testing.assert_allclose(b, a, rtol=2e-4, atol=2e-5, err_msg=name)
+
+
+DEVICE_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import jax, jaxcollapse as jc
+    assert len(jax.devices()) == 8, jax.devices()
+    out = {}
+    for ndev, chunk in ((8, None), (8, 2048), (2, 512), (1, None)):
+        r = jc.simulate(jc.Gaussian(), "fresh", num_samples=20, num_real=10,
+                        num_generations=5, num_chains=1500, seed=4,
+                        exact_path="off", devices=jax.devices()[:ndev],
+                        chunk_size=chunk)
+        out[f"{ndev}-{chunk}"] = r.to_dict()["metrics"]
+    json.dump(out, sys.stdout)
+    """
+)
+
+
+def test_summary_identical_on_1_2_and_8_cpu_devices_and_any_chunk():
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8")
+    proc = subprocess.run(
+        [sys.executable, "-c", DEVICE_SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = json.loads(proc.stdout)
+    here = jc.simulate(
+        jc.Gaussian(),
+        "fresh",
+        num_samples=20,
+        num_real=10,
+        num_generations=5,
+        num_chains=1500,
+        seed=4,
+        exact_path="off",
+    )
+    want = here.to_dict()["metrics"]
+    for key, metrics in runs.items():
+        assert metrics == want, key
+
+
+@pytest.mark.parametrize(
+    "padded, unit, per_chain",
+    [(100352, 1024, 13107), (5120, 512, 10**6), (512, 512, 1)],
+)
+def test_default_chunks_are_equal_and_barely_padded(padded, unit, per_chain):
+    """As few chunks as the memory budget allows, all equal, padding < one unit
+    a chunk (10^5 chains used to run as 81920 + a mostly padded 81920)."""
+    chunk = sim_module._chunk_size(padded, unit, per_chain, None)
+    largest = max(unit, sim_module.DEFAULT_CHUNK_BYTES // per_chain // unit * unit)
+    num_chunks = -(-padded // chunk)
+    assert chunk % unit == 0 and chunk <= largest
+    assert num_chunks == -(-padded // largest)
+    assert num_chunks * chunk - padded < num_chunks * unit
+    assert sim_module._chunk_size(padded, unit, per_chain, 700) == min(
+        -(-700 // unit) * unit, -(-padded // unit) * unit
+    )
