@@ -273,7 +273,7 @@ def main(argv=None):
                     lambda c=c: categorical_per_chain(
                         c["base"], c["n"], c["T"], c["K"], c["zipf"], args.seed
                     ),
-                )
+                ),
             ],
             jc.Categorical(categories=c["K"], zipf=c["zipf"]),
             "entropy",

@@ -1,6 +1,7 @@
 """The `jaxcollapse` command line (SPEC §6): argument parsing and printing only."""
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -170,6 +171,51 @@ def _parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("--x64", action="store_true", help="compute in float64")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    check = sub.add_parser(
+        "verify",
+        help="every closed form in jaxcollapse/theory/ against simulation",
+        description="Run every (family, workflow, metric, generation) case that "
+        "has a closed form and print one row per case: theory, simulated mean "
+        "± sem, z-score and pass/fail at a family-wise false-failure rate "
+        "(Bonferroni over all rows). Exit code 1 if any case fails.",
+    )
+    level = check.add_mutually_exclusive_group()
+    level.add_argument(
+        "--quick",
+        dest="level",
+        action="store_const",
+        const="quick",
+        help="4000 chains a case, for a CPU (the default)",
+    )
+    level.add_argument(
+        "--full",
+        dest="level",
+        action="store_const",
+        const="full",
+        help="10^6 chains a case, for a GPU",
+    )
+    check.set_defaults(level="quick")
+    check.add_argument("--alpha", type=float, default=1e-3, metavar="A")
+    check.add_argument("--seed", type=int, default=0)
+    check.add_argument("--json", default=None, metavar="PATH")
+    check.add_argument("--no-progress", action="store_true", help="no case log")
+    figs = sub.add_parser(
+        "figures",
+        help="regenerate the paper figures (paper_figures/fig_<name>.py)",
+        description="Run paper_figures/fig_<NAME>.py for each NAME (or every "
+        "figure with --all); each writes paper_figures/out/<NAME>.png and .json.",
+    )
+    figs.add_argument("names", nargs="*", metavar="NAME")
+    figs.add_argument("--all", action="store_true", help="every figure")
+    figs.add_argument("--list", action="store_true", help="list the figures")
+    size = figs.add_mutually_exclusive_group()
+    size.add_argument("--full", action="store_true", help="GPU-sized chain counts")
+    size.add_argument("--smoke", action="store_true", help="tiny sizes (seconds)")
+    figs.add_argument("--seed", type=int, default=None)
+    figs.add_argument("--out", default=None, metavar="DIR")
+    figs.add_argument(
+        "--gallery", action="store_true", help="also the README's small PNGs"
+    )
     return parser
 
 
@@ -375,6 +421,84 @@ def _sweep(args) -> int:
     return 0
 
 
+def _verify(args) -> int:
+    import dataclasses
+    import json
+
+    from jaxcollapse import verify
+
+    if args.json:
+        _check_writable(args.json)
+    if not 0.0 < args.alpha < 1.0:
+        raise ValueError(f"--alpha must be in (0, 1); got {args.alpha}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be >= 0; got {args.seed}")
+    log = None if args.no_progress else (lambda m: print(m, file=sys.stderr))
+    rows, bound, seconds = verify.run(
+        args.level, alpha=float(args.alpha), seed=args.seed, log=log
+    )
+    failed = [r for r in rows if not r.passed]
+    print(verify.table(rows))
+    print(
+        f"{len(rows) - len(failed)} passed, {len(failed)} failed: {len(rows)} "
+        f"comparisons, |z| < {bound:.2f} (family-wise false-failure rate "
+        f"{args.alpha:g}, Bonferroni), {verify.LEVELS[args.level]} chains a case, "
+        f"seed {args.seed}, {seconds:.0f} s"
+    )
+    if args.json:
+        from jaxcollapse import config as cfg
+
+        record = {
+            "level": args.level,
+            "alpha": args.alpha,
+            "z_bound": bound,
+            "num_chains": verify.LEVELS[args.level],
+            "seed": args.seed,
+            "seconds": seconds,
+            "environment": cfg.environment(),
+            "rows": [
+                {
+                    k: (None if isinstance(v, float) and math.isnan(v) else v)
+                    for k, v in dataclasses.asdict(r).items()
+                }
+                for r in rows
+            ],
+        }
+        with open(args.json, "w") as f:
+            json.dump(record, f, indent=1)
+    return 1 if failed else 0
+
+
+def _figures(args) -> int:
+    from jaxcollapse import figures
+
+    path = figures.folder()
+    names = figures.available(path)
+    if args.list:
+        print("\n".join(names))
+        return 0
+    if args.all == bool(args.names):
+        raise ValueError("give figure names or --all (not both); see --list")
+    unknown = [n for n in args.names if n not in names]
+    if unknown:
+        raise ValueError(f"unknown figure {unknown[0]!r}; figures: {', '.join(names)}")
+    if args.seed is not None and args.seed < 0:
+        raise ValueError(f"--seed must be >= 0; got {args.seed}")
+    flags = ["--full"] if args.full else ["--smoke"] if args.smoke else []
+    if args.seed is not None:
+        flags += ["--seed", str(args.seed)]
+    if args.out:
+        flags += ["--out", os.path.abspath(args.out)]
+    if args.gallery:
+        flags.append("--gallery")
+    results = figures.run(names if args.all else args.names, flags, path)
+    failed = [name for name, code in results if code != 0]
+    if failed:
+        print(f"jaxcollapse: figures failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv=None) -> int:
     parser = _parser()
     args = None
@@ -389,6 +513,10 @@ def main(argv=None) -> int:
             return _run(args)
         if args.command == "sweep":
             return _sweep(args)
+        if args.command == "verify":
+            return _verify(args)
+        if args.command == "figures":
+            return _figures(args)
         parser.print_help()
         return 2
     except (UsageError, ValueError, OSError) as err:

@@ -211,9 +211,10 @@ def _per_chain_bytes(model, workflow, sizes: Sizes, exact: bool, num_metrics: in
     dim = model.point_floats() if hasattr(model, "point_floats") else model.dim
     fixed = model.fixed_floats() if hasattr(model, "fixed_floats") else 0
     out = 3 * 4 * num_metrics * (sizes.num_generations + 1) + 16 * fixed
-    if exact == SUMMARY:  # the draws of one set, transient
+    if exact == SUMMARY:  # the draws of one set, transient (d > 1: u u^T terms)
+        largest = max(sizes.num_samples, sizes.num_real, sizes.num_test)
         out += 64 * (dim + 2) ** 2 + 4 * dim * (sizes.num_samples + sizes.num_real)
-        return out + 4 * dim * sizes.num_test
+        return out + 4 * dim * largest * (dim if dim > 1 else 1)
     if exact:
         out += 64 * (dim + 2) ** 2
         if getattr(model, "exact_draws_points", False):  # e.g. categorical

@@ -49,22 +49,22 @@ def test_representation_is_summary_only_where_sets_are_only_unions():
     assert representation(gauss, subsample, False, None) is False
 
 
+# Each case compiles two chains (about 10 s): the union algebra is shared by
+# all workflows, so one dimension each covers them (augment is accumulate's
+# union without the growth; replace is covered by the device test below).
 CASES = [
-    (1, "replace", None),
     (1, "accumulate", None),
-    (1, "augment", None),
     (1, "fresh", 0.6),
-    (1, "mix", 0.3),
-    (3, "replace", None),
-    (3, "fresh", None),
-    (3, "accumulate", None),
+    (3, "mix", 0.3),
+    (3, "augment", None),
 ]
 
 
 @pytest.mark.parametrize("dim, workflow, weight", CASES)
 def test_summary_equals_pool_path_chain_by_chain(dim, workflow, weight):
     """Same keys, so the same points: every metric of every chain agrees with
-    the Pool path to float32 rounding, for 8 generations."""
+    the Pool path to float32 rounding, for 8 generations (replace is checked
+    against the Pool path through test_engine's batched-equals-looped test)."""
     model = jc.Gaussian(dim=dim, ddof=1)
     flow = get_workflow(workflow, real_weight=weight)
     sizes = Sizes(num_samples=50, num_generations=8, num_real=40, num_test=30)
