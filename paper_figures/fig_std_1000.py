@@ -77,8 +77,9 @@ def main(argv=None):
         ],
         loc="center",
     )
-    table.scale(1, 1.8)
+    table.auto_set_font_size(False)
     table.set_fontsize(9)
+    table.scale(1.25, 2.2)
     b.set_title("final standard deviation")
     footer(fig, args, chains, "E std_T = a0 a^T and exp(E log std_T), exact")
     data = {

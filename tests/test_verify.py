@@ -97,3 +97,19 @@ def test_bad_verify_settings(kwargs, message):
             num_chains=2,
             **kwargs,
         )
+
+
+def test_truth_reward_ranks_points_the_log_density_can_no_longer_tell_apart():
+    """Points within 1e-5 of the truth's mode: their float32 log-densities are
+    all -log(2 pi)/2, but the verifier's reward still orders them by |x|."""
+    import jax.numpy as jnp
+
+    from jaxcollapse.workflows import Pool
+
+    x = jnp.asarray([[3e-5], [-1e-5], [2e-5], [-4e-5]], jnp.float32)
+    pool = Pool.full(x, None)
+    model = jc.Gaussian()
+    dens = np.asarray(model.truth_log_density(None, pool))
+    assert np.unique(dens).size == 1  # the log-density ties them all
+    order = np.argsort(-np.asarray(model.truth_reward(None, pool)), kind="stable")
+    assert order.tolist() == [1, 2, 0, 3]

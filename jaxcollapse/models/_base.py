@@ -45,6 +45,8 @@ Optional, for the verify modifier (SPEC §4), per point of a Pool:
 
     model.log_density(params, pool) -> (capacity,)       self-curation reward
     model.truth_log_density(truth, pool) -> (capacity,)  verifier reward
+    model.truth_reward(truth, pool) -> (capacity,)       optional: ranks as
+                                  truth_log_density does, without its constants
 
 A family's settings are the fields of its frozen dataclass; its __post_init__
 raises ValueError naming the setting and the allowed values (SPEC §6).

@@ -152,6 +152,14 @@ class Gaussian:
         x = pool.absolute()
         return -0.5 * tree_sum(x * x, 1) - 0.5 * self.dim * math.log(2.0 * math.pi)
 
+    def truth_reward(self, truth, pool: Pool) -> jax.Array:
+        """-|x|^2: the verifier's ranking, the same order as truth_log_density.
+        The log-density adds -d log(2 pi) / 2, in whose float32 rounding
+        (6e-8) every |x|^2 below about 1e-7 vanishes, so a verified chain that
+        has collapsed to such points could no longer tell them apart."""
+        x = pool.absolute()
+        return -tree_sum(x * x, 1)
+
     def metrics(self, params: GaussianParams, truth, ref: TestMoments) -> dict:
         if self.dim == 1:
             return self._metrics_1d(params, ref)
