@@ -8,6 +8,11 @@ the whole suite fails falsely with probability below 1e-3. Seeds are fixed for
 reproducibility and were never tuned to make a test pass.
 """
 
+import json
+import os
+import subprocess
+import sys
+
 from scipy import stats
 
 ALPHA_MODULE = 1e-4
@@ -16,3 +21,42 @@ ALPHA_MODULE = 1e-4
 def z_limit(num_comparisons: int, alpha: float = ALPHA_MODULE) -> float:
     """Two-sided |z| bound for one of num_comparisons tests sharing alpha."""
     return float(stats.norm.isf(alpha / (2 * num_comparisons)))
+
+
+# (devices, chunk_size) layouts of the device-count invariance tests.
+DEVICE_LAYOUTS = ((8, None), (8, 2048), (2, 512), (1, None))
+
+_DEVICE_SCRIPT = """
+import json, sys
+import jax, jaxcollapse as jc
+assert len(jax.devices()) == 8, jax.devices()
+workflow, kwargs, layouts = json.loads(sys.argv[1])
+out = {}
+for ndev, chunk in layouts:
+    r = jc.simulate(jc.Gaussian(), workflow, devices=jax.devices()[:ndev],
+                    chunk_size=chunk, **kwargs)
+    out[f"{ndev}-{chunk}"] = r.to_dict()["metrics"]
+json.dump(out, sys.stdout)
+"""
+
+
+def assert_same_on_1_2_and_8_devices(workflow: str, **kwargs):
+    """A Gaussian run gives the same numbers, to the last bit, on 1, 2 and 8
+    XLA host-platform devices and several chunk sizes (in a subprocess with 8
+    devices) and in this process with its default devices."""
+    import jaxcollapse as jc
+
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8")
+    arg = json.dumps([workflow, kwargs, DEVICE_LAYOUTS])
+    proc = subprocess.run(
+        [sys.executable, "-c", _DEVICE_SCRIPT, arg],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = json.loads(proc.stdout)
+    want = jc.simulate(jc.Gaussian(), workflow, **kwargs).to_dict()["metrics"]
+    for key, metrics in runs.items():
+        assert metrics == want, key

@@ -2,10 +2,6 @@
 
 import importlib
 import json
-import os
-import subprocess
-import sys
-import textwrap
 
 import jax
 import numpy as np
@@ -16,6 +12,7 @@ from jaxcollapse import _prng
 from jaxcollapse.chain import Sizes, run_chain
 from jaxcollapse.config import representation
 from jaxcollapse.workflows import get_workflow
+from tests.conftest import assert_same_on_1_2_and_8_devices
 
 sim_module = importlib.import_module("jaxcollapse.simulate")
 
@@ -46,46 +43,16 @@ def test_identical_for_any_chunk_size(workflow, exact):
     _assert_same(base, jc.simulate(model, workflow, chunk_size=512, **kw))
 
 
-DEVICE_SCRIPT = textwrap.dedent(
-    """
-    import json, sys
-    import jax, jaxcollapse as jc
-    assert len(jax.devices()) == 8, jax.devices()
-    out = {}
-    for ndev, chunk in ((8, None), (8, 2048), (2, 512), (1, None)):
-        r = jc.simulate(jc.Gaussian(), "accumulate-subsample", num_samples=6,
-                        num_generations=5, num_chains=1500, seed=11,
-                        devices=jax.devices()[:ndev], chunk_size=chunk)
-        out[f"{ndev}-{chunk}"] = r.to_dict()["metrics"]
-    json.dump(out, sys.stdout)
-    """
-)
-
-
 def test_identical_on_1_2_and_8_cpu_devices():
     """Same seed, same numbers on 1, 2 and 8 devices (XLA host-platform devices),
     and the same as this process with its default devices."""
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8")
-    proc = subprocess.run(
-        [sys.executable, "-c", DEVICE_SCRIPT],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    runs = json.loads(proc.stdout)
-    here = jc.simulate(
-        jc.Gaussian(),
+    assert_same_on_1_2_and_8_devices(
         "accumulate-subsample",
         num_samples=6,
         num_generations=5,
         num_chains=1500,
         seed=11,
     )
-    want = here.to_dict()["metrics"]
-    for key, metrics in runs.items():
-        assert metrics == want, key
 
 
 def test_batched_equals_looped_and_jit_equals_nojit():

@@ -8,11 +8,6 @@ invariances, and check where it is and is not used.
 """
 
 import importlib
-import json
-import os
-import subprocess
-import sys
-import textwrap
 
 import jax
 import jax.numpy as jnp
@@ -25,6 +20,7 @@ from jaxcollapse.chain import Sizes, run_chain
 from jaxcollapse.config import representation
 from jaxcollapse.models._base import SUMMARY
 from jaxcollapse.workflows import get_workflow
+from tests.conftest import assert_same_on_1_2_and_8_devices
 
 sim_module = importlib.import_module("jaxcollapse.simulate")
 
@@ -83,36 +79,8 @@ def test_summary_equals_pool_path_chain_by_chain(dim, workflow, weight):
         np.testing.assert_allclose(b, a, rtol=2e-4, atol=2e-5, err_msg=name)
 
 
-DEVICE_SCRIPT = textwrap.dedent(
-    """
-    import json, sys
-    import jax, jaxcollapse as jc
-    assert len(jax.devices()) == 8, jax.devices()
-    out = {}
-    for ndev, chunk in ((8, None), (8, 2048), (2, 512), (1, None)):
-        r = jc.simulate(jc.Gaussian(), "fresh", num_samples=20, num_real=10,
-                        num_generations=5, num_chains=1500, seed=4,
-                        exact_path="off", devices=jax.devices()[:ndev],
-                        chunk_size=chunk)
-        out[f"{ndev}-{chunk}"] = r.to_dict()["metrics"]
-    json.dump(out, sys.stdout)
-    """
-)
-
-
 def test_summary_identical_on_1_2_and_8_cpu_devices_and_any_chunk():
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8")
-    proc = subprocess.run(
-        [sys.executable, "-c", DEVICE_SCRIPT],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    runs = json.loads(proc.stdout)
-    here = jc.simulate(
-        jc.Gaussian(),
+    assert_same_on_1_2_and_8_devices(
         "fresh",
         num_samples=20,
         num_real=10,
@@ -121,9 +89,6 @@ def test_summary_identical_on_1_2_and_8_cpu_devices_and_any_chunk():
         seed=4,
         exact_path="off",
     )
-    want = here.to_dict()["metrics"]
-    for key, metrics in runs.items():
-        assert metrics == want, key
 
 
 @pytest.mark.parametrize(
