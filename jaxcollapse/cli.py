@@ -429,8 +429,6 @@ def _verify(args) -> int:
 
     if args.json:
         _check_writable(args.json)
-    if not 0.0 < args.alpha < 1.0:
-        raise ValueError(f"--alpha must be in (0, 1); got {args.alpha}")
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0; got {args.seed}")
     log = None if args.no_progress else (lambda m: print(m, file=sys.stderr))

@@ -65,13 +65,21 @@ def table(results, metrics=None, max_rows: int = 14) -> str:
             theory = results.theory.get(name)
             line.append(fmt(theory[t]) if theory is not None else "")
         cells.append(line)
+    return render(cells, rule=True)
+
+
+def render(cells: list[list[str]], left=frozenset(), rule: bool = False) -> str:
+    """Rows of cells as aligned columns two spaces apart: right-aligned but for
+    the column indices in `left`; with `rule`, a line of dashes under row 0."""
     widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
     text = []
     for i, r in enumerate(cells):
-        text.append(
-            "  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-        )
-        if i == 0:
+        parts = [
+            c.ljust(w) if j in left else c.rjust(w)
+            for j, (c, w) in enumerate(zip(r, widths, strict=True))
+        ]
+        text.append("  ".join(parts).rstrip())
+        if rule and i == 0:
             text.append("-" * len(text[0]))
     return "\n".join(text)
 

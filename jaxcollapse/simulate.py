@@ -216,7 +216,7 @@ def _per_chain_bytes(model, workflow, sizes: Sizes, exact: bool, num_metrics: in
     if exact == SUMMARY:  # the draws of one set, transient (d > 1: u u^T terms)
         largest = max(sizes.num_samples, sizes.num_real, sizes.num_test)
         out += 64 * (dim + 2) ** 2 + 4 * dim * (sizes.num_samples + sizes.num_real)
-        return out + 4 * dim * largest * (dim if dim > 1 else 1)
+        return out + 4 * dim * dim * largest
     if exact:
         out += 64 * (dim + 2) ** 2
         if getattr(model, "exact_draws_points", False):  # e.g. categorical

@@ -144,7 +144,7 @@ def _setting(case: Case, config: dict) -> str:
     return " ".join(parts)
 
 
-def _compare(res, case: Case) -> list[tuple]:
+def _compare(res) -> list[tuple]:
     """(metric, generation, theory, mean, sem) for every metric with theory."""
     out = []
     for name, expected in res.theory.items():
@@ -170,10 +170,9 @@ def run(
     alpha: float = DEFAULT_ALPHA,
     seed: int = 0,
     log=None,
-    only: list[Case] | None = None,
 ):
-    """Run every case (or those in `only`); (rows, z bound, seconds).
-    `log(message)` gets a line per case."""
+    """Run every case of cases(); (rows, z bound, seconds). `log(message)` gets
+    a line per case."""
     if level not in LEVELS:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
     if not (isinstance(alpha, float) and 0.0 < alpha < 1.0):
@@ -181,7 +180,7 @@ def run(
     num_chains = LEVELS[level]
     start = time.perf_counter()
     raw = []
-    todo = cases() if only is None else list(only)
+    todo = cases()
     for i, case in enumerate(todo):
         if log:
             flow = case.run["workflow"]
@@ -190,7 +189,7 @@ def run(
             log(f"[{i + 1}/{len(todo)}] {since:5.0f} s  {what}")
         for res in _simulate(case, num_chains, seed):
             setting = _setting(case, res.config)
-            for item in _compare(res, case):
+            for item in _compare(res):
                 raw.append((case.family, case.run["workflow"], setting) + item)
     bound = z_bound(len(raw), alpha)
     slack = math.log(2 * len(raw) / alpha) / num_chains  # INTEGER_METRICS, sem 0
@@ -212,7 +211,7 @@ def run(
 
 def table(rows: list[Row]) -> str:
     """One line per row: setting, metric, generation, theory, mean ± sem, z, verdict."""
-    from jaxcollapse.report import fmt, fmt_pm
+    from jaxcollapse.report import fmt, fmt_pm, render
 
     head = [
         "family",
@@ -241,13 +240,4 @@ def table(rows: list[Row]) -> str:
                 "pass" if r.passed else "FAIL",
             ]
         )
-    widths = [max(len(row[j]) for row in cells) for j in range(len(head))]
-    right = {4, 5, 6, 7}
-    lines = []
-    for row in cells:
-        parts = [
-            c.rjust(w) if j in right else c.ljust(w)
-            for j, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  ".join(parts).rstrip())
-    return "\n".join(lines)
+    return render(cells, left={0, 1, 2, 3, 8})

@@ -92,11 +92,11 @@ class Gaussian:
         return ("mean_sqerr", "trace_cov", "log_det_cov", "kl", "w2", "test_nll")
 
     def _group(self, key, num, scale, frame, exact):
-        dtype = frame.log_scale.dtype
         if exact == SUMMARY:
             return _summary(key, num, self.dim, scale, frame)
         if exact:
             return gaussian_group(key, num, self.dim, scale, frame)
+        dtype = frame.log_scale.dtype
         draws = scale * jax.random.normal(key, (num, self.dim), dtype)
         return Pool.full(draws, frame)
 
