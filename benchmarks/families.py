@@ -24,12 +24,10 @@ and versions; --json writes it with the record.
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
 
-import numpy as np
 from _common import (
     CompileClock,
     Meter,
@@ -40,99 +38,14 @@ from _common import (
     verdict,
 )
 
+from jaxcollapse.bench.baselines import (
+    categorical_per_chain,
+    have_sklearn,
+    kde_per_chain,
+    kde_sklearn_per_chain,
+)
+
 TARGET = 30.0
-
-
-# ---------------------------------------------------------------- baselines
-
-
-def kde_per_chain(chains, n, T, h, num_test, seed):
-    """One chain at a time, one generation at a time; returns mean test_nll_T."""
-    finals = []
-    for c in range(chains):
-        rng = np.random.default_rng([seed, c])
-        points = rng.standard_normal(n)
-        roots = np.arange(n)
-        test = rng.standard_normal(num_test)
-        for t in range(T + 1):
-            if t > 0:
-                pick = rng.integers(0, n, n)
-                points = points[pick] + h * rng.standard_normal(n)
-                roots = roots[pick]
-            # score_samples: log of the mean of n Gaussian kernels at each test point
-            z = (test[:, None] - points[None, :]) / h
-            logk = -0.5 * z * z
-            top = logk.max(axis=1, keepdims=True)
-            log_density = (
-                top[:, 0]
-                + np.log(np.exp(logk - top).sum(axis=1))
-                - math.log(n * h * math.sqrt(2 * math.pi))
-            )
-            test_nll = -log_density.mean()
-            _var = points.var() + h * h
-            _distinct = np.unique(roots).size
-        finals.append(test_nll)
-    return _mean_sem(finals)
-
-
-def kde_sklearn_per_chain(chains, n, T, h, num_test, seed):
-    """The papers' own structure ("Collapse or thrive?" used scikit-learn): per
-    chain and generation, KernelDensity(bandwidth=h).fit(points), score_samples
-    on the held-out set, .sample(n). It tracks no root labels (scikit-learn's
-    sample does not return its picks), so it does a little less work than the
-    NumPy loop. Returns mean test_nll_T."""
-    from sklearn.neighbors import KernelDensity
-
-    finals = []
-    for c in range(chains):
-        rng = np.random.default_rng([seed, c])
-        points = rng.standard_normal((n, 1))
-        test = rng.standard_normal((num_test, 1))
-        state = np.random.RandomState(int(rng.integers(2**31)))
-        kde = KernelDensity(kernel="gaussian", bandwidth=h).fit(points)
-        for t in range(T + 1):
-            if t > 0:
-                points = kde.sample(n, random_state=state)
-                kde = KernelDensity(kernel="gaussian", bandwidth=h).fit(points)
-            test_nll = -kde.score_samples(test).mean()
-            _var = points.var() + h * h
-        finals.append(test_nll)
-    return _mean_sem(finals)
-
-
-def have_sklearn() -> bool:
-    try:
-        import sklearn  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def categorical_per_chain(chains, n, T, K, zipf, seed):
-    """One chain at a time; returns mean entropy_T."""
-    truth = np.arange(1, K + 1, dtype=np.float64) ** -zipf
-    truth /= truth.sum()
-    rare = np.arange(K - K // 10, K)
-    finals = []
-    for c in range(chains):
-        rng = np.random.default_rng([seed, c])
-        p_hat = rng.multinomial(n, truth) / n
-        for t in range(T + 1):
-            if t > 0:
-                p_hat = rng.multinomial(n, p_hat) / n
-            positive = p_hat > 0
-            entropy = -np.sum(p_hat[positive] * np.log(p_hat[positive]))
-            _kl = np.sum(p_hat[positive] * np.log(p_hat[positive] / truth[positive]))
-            _missing = K - positive.sum()
-            _tail = p_hat[rare].sum()
-            _collapsed = float(positive.sum() == 1)
-        finals.append(entropy)
-    return _mean_sem(finals)
-
-
-def _mean_sem(values):
-    values = np.asarray(values, np.float64)
-    return float(values.mean()), float(values.std(ddof=1) / math.sqrt(values.size))
 
 
 # ---------------------------------------------------------------- jaxcollapse

@@ -59,63 +59,12 @@ from _common import (  # noqa: E402
     verdict,
 )
 
+from jaxcollapse.bench.baselines import (  # noqa: E402
+    gaussian_per_chain,
+    gaussian_vectorised,
+)
+
 PEAK_LIMIT_BYTES = 2 * 10**9  # the "2 GB" target, in bytes
-
-
-# ---------------------------------------------------------------- CPU meter
-
-
-# ---------------------------------------------------------------- baselines
-
-
-def numpy_per_chain(num_chains, n, T, seed):
-    """The papers' structure: a Python loop over chains, then over generations.
-
-    Returns (seconds, mean and s.e.m. over chains of the fitted std at T)."""
-    started = time.perf_counter()
-    children = np.random.SeedSequence(seed).spawn(num_chains)
-    stds = np.empty((num_chains, T + 1))
-    for c in range(num_chains):
-        rng = np.random.default_rng(children[c])
-        data = rng.normal(0.0, 1.0, n)  # generation 0: real data from N(0, 1)
-        mu, sigma = data.mean(), data.std()
-        stds[c, 0] = sigma
-        for t in range(1, T + 1):
-            data = rng.normal(mu, sigma, n)
-            mu, sigma = data.mean(), data.std()
-            stds[c, t] = sigma
-    seconds = time.perf_counter() - started
-    last = stds[:, -1]
-    return seconds, last.mean(), last.std(ddof=1) / math.sqrt(num_chains)
-
-
-def numpy_vectorised(num_chains, n, T, seed, block):
-    """A loop over generations, vectorised across a block of chains.
-
-    The draws are standard normals z (float32); the fit of mu + sigma z is
-    (mu + sigma mean(z), sigma std(z)), carried in float64 per chain, which is the
-    same law as drawing N(mu, sigma^2) points and saves one pass over the data.
-    Returns (seconds, mean and s.e.m. over chains of the fitted std at T)."""
-    started = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    std_sum = np.zeros(T + 1)
-    last_sq = 0.0
-    for first in range(0, num_chains, block):
-        size = min(block, num_chains - first)
-        z = rng.standard_normal((size, n), dtype=np.float32)
-        mu = z.mean(axis=1, dtype=np.float64)
-        sigma = z.std(axis=1).astype(np.float64)
-        std_sum[0] += sigma.sum()
-        for t in range(1, T + 1):
-            z = rng.standard_normal((size, n), dtype=np.float32)
-            mu = mu + sigma * z.mean(axis=1)
-            sigma = sigma * z.std(axis=1)
-            std_sum[t] += sigma.sum()
-        last_sq += float(np.sum(sigma**2))
-    seconds = time.perf_counter() - started
-    mean = std_sum[-1] / num_chains
-    var = (last_sq - num_chains * mean**2) / max(1, num_chains - 1)
-    return seconds, mean, math.sqrt(max(var, 0.0) / num_chains)
 
 
 # ---------------------------------------------------------------- jaxcollapse
@@ -465,7 +414,7 @@ def main(argv=None):
     for n in ns:
         say(f"numpy per-chain loop: {args.loop_chains} chains, n={n}, T={T}")
         base[("loop", n)] = _baseline(
-            numpy_per_chain, args.loop_chains, n, T, args.seed
+            gaussian_per_chain, args.loop_chains, n, T, args.seed
         )
     for n in ns:
         block = vec_block(args, n)
@@ -473,7 +422,7 @@ def main(argv=None):
             f"numpy vectorised: {args.vec_chains} chains (blocks of {block}), n={n}, T={T}"
         )
         base[("vec", n)] = _baseline(
-            numpy_vectorised, args.vec_chains, n, T, args.seed, block
+            gaussian_vectorised, args.vec_chains, n, T, args.seed, block
         )
 
     jc_rows = {}
@@ -559,7 +508,7 @@ def main(argv=None):
 
 def _baseline(function, *args):
     with Meter() as meter:
-        _, mean, sem = function(*args)
+        mean, sem = function(*args)
     return {
         "wall_s": meter.wall,
         "cores": meter.cores,

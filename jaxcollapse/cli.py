@@ -216,6 +216,15 @@ def _parser() -> argparse.ArgumentParser:
     figs.add_argument(
         "--gallery", action="store_true", help="also the README's small PNGs"
     )
+    from jaxcollapse.bench import suite
+
+    bench = sub.add_parser(
+        "bench",
+        help="benchmark every workload against baselines and the machine's ceilings",
+        description=suite.DESCRIPTION,
+        epilog=suite.EPILOG,
+    )
+    suite.add_arguments(bench)
     return parser
 
 
@@ -515,6 +524,10 @@ def main(argv=None) -> int:
             return _verify(args)
         if args.command == "figures":
             return _figures(args)
+        if args.command == "bench":
+            from jaxcollapse.bench import suite
+
+            return suite.run(args)
         parser.print_help()
         return 2
     except (UsageError, ValueError, OSError) as err:

@@ -152,7 +152,10 @@ def _compile_both(root, chunk, block, by_block, grid_args, static, length):
     (a cold 2048-chain Gaussian run: 2.69 s -> 2.33 s sample-level, 4.88 s ->
     3.60 s exact path, on the 2-core benchmark machine). _init_chunk is traced
     once, for its output shapes and its program both. jit's cache keeps the
-    executables, so the calls that follow compile nothing."""
+    executables, so the calls that follow compile nothing.
+
+    Returns the larger program's device memory as XLA plans it, in bytes per
+    device: arguments + outputs + temporaries - aliased buffers."""
     from concurrent.futures import ThreadPoolExecutor
 
     blocks = jax.ShapeDtypeStruct(
@@ -167,16 +170,31 @@ def _compile_both(root, chunk, block, by_block, grid_args, static, length):
     )
 
     def init():
-        traced.lower().compile()
+        return traced.lower().compile()
 
     def advance():
-        _advance_chunk.lower(
+        return _advance_chunk.lower(
             *args, state, jnp.uint32(0), length=length, **static
         ).compile()
 
     with ThreadPoolExecutor(2) as pool:
-        for job in [pool.submit(advance), pool.submit(init)]:
-            job.result()
+        programs = [job.result() for job in [pool.submit(advance), pool.submit(init)]]
+    return max(map(_planned_bytes, programs))
+
+
+def _planned_bytes(compiled) -> int:
+    """Device bytes one compiled program needs (XLA's memory analysis), 0 where
+    the backend does not say."""
+    try:
+        m = compiled.memory_analysis()
+        return int(
+            m.argument_size_in_bytes
+            + m.output_size_in_bytes
+            + m.temp_size_in_bytes
+            - m.alias_size_in_bytes
+        )
+    except Exception:  # not every backend implements memory_analysis
+        return 0
 
 
 def _to_host(tree):
@@ -457,8 +475,12 @@ def simulate(
             heads[...] = arrays["heads"]
             restored = [arrays[f"state_{i}"] for i in range(record["num_state"])]
     started = time.perf_counter() - run.seconds
+    compile_seconds, planned = 0.0, 0
     if run.first_id < padded and T > 0:
-        _compile_both(root, chunk, block, by_block, (temp_arr, lam_arr), static, length)
+        planned = _compile_both(
+            root, chunk, block, by_block, (temp_arr, lam_arr), static, length
+        )
+        compile_seconds = time.perf_counter() - started - run.seconds
     last_save = time.perf_counter()
 
     def save(position, state, final=False):
@@ -604,7 +626,12 @@ def simulate(
                 metrics=metrics,
                 theory=theory_for(config),
                 trajectories=trajectories,
-                timing={"seconds": elapsed, "chain_generations": total_work},
+                timing={
+                    "seconds": elapsed,
+                    "compile_seconds": compile_seconds,
+                    "chain_generations": total_work,
+                    "device_bytes_planned": planned,
+                },
             )
         )
     if temp_grid or lam_grid:

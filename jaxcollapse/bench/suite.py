@@ -1,0 +1,491 @@
+"""`jaxcollapse bench` / benchmarks/run.py: every family x workflow workload of
+a stated size, timed in one process beside the baselines users would otherwise
+run and against the machine's measured ceilings (roofline.py).
+
+For each workload the jaxcollapse side runs twice, with the same seed:
+
+- cold: the first simulate() of that shape in the process, from the call to the
+  returned Results - what a user pays; `compile s` is simulate's own clock of
+  tracing, lowering and compiling its two chunk programs (Results.timing);
+- warm: the same call again (the compiled programs are cached): `run s`, and the
+  rates `chain-gen/s` (chains x T / run s) and `samples/s` (x n).
+
+`device MB` is the larger chunk program's device memory as XLA plans it
+(arguments + outputs + temporaries), summed over the devices; `peak MB` is the
+device allocator's peak so far in the process, where the backend reports one
+(GPUs and TPUs; not the CPU). Baselines (baselines.py) run on fewer chains, and
+ratios compare rates: `x loop`, `x vec`, `x sklearn` are the warm chain-gen/s
+over the per-chain NumPy loop's, the vectorised NumPy loop's and scikit-learn's.
+`RNG %` is the warm draws per second over the machine's ceiling for the same
+draws (the fused per-chain normal ceiling of jaxcollapse's generator), for
+workloads whose cost is their normal draws; `x jax.random` is the same draws
+per second over jax.random.normal's written rate (JAX's default generator).
+"""
+
+import argparse
+import csv
+import dataclasses
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+from jaxcollapse.bench import baselines as bl
+from jaxcollapse.bench.meter import (
+    Meter,
+    machine_info,
+    markdown_table,
+    si,
+    source_state,
+)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One benchmarked setting. sizes: (num_chains, num_samples, T) for the
+    full run and for --quick; base: baseline name -> (function, chains full,
+    chains quick); draws: normal draws per chain-generation as a multiple of n
+    (None where normal draws are not the cost)."""
+
+    name: str
+    family: str
+    workflow: str
+    full: tuple
+    quick: tuple
+    metric: str
+    exact_path: str = "auto"
+    settings: dict = field(default_factory=dict)
+    base: dict = field(default_factory=dict)
+    draws: float | None = None
+
+    def model(self):
+        import jaxcollapse as jc
+
+        maker = {
+            "gaussian": lambda: jc.Gaussian(dim=1, ddof=0),
+            "kde": lambda: jc.KDE(dim=1, bandwidth=0.1),
+            "categorical": lambda: jc.Categorical(categories=100, zipf=1.1),
+            "gmm": lambda: jc.GMM(components=2),
+            "linreg": lambda: jc.LinReg(dim=10),
+            "bigram": lambda: jc.Bigram(),
+        }
+        return maker[self.family]()
+
+
+def _gauss(kind, workflow, vec_block):
+    if kind == "loop":
+        return lambda c, n, T, seed: bl.gaussian_per_chain(c, n, T, seed, workflow)
+    return lambda c, n, T, seed: bl.gaussian_vectorised(
+        c, n, T, seed, vec_block, workflow
+    )
+
+
+def _kde(kind, workflow, num_test):
+    fn = bl.kde_per_chain if kind == "loop" else bl.kde_sklearn_per_chain
+    return lambda c, n, T, seed: fn(c, n, T, 0.1, num_test, seed, workflow)
+
+
+def _categorical(c, n, T, seed):
+    return bl.categorical_per_chain(c, n, T, 100, 1.1, seed)
+
+
+WORKLOADS = (
+    Workload(
+        "gaussian replace, sample-level",
+        "gaussian",
+        "replace",
+        (100_000, 100, 100),
+        (20_000, 100, 50),
+        "std",
+        exact_path="off",
+        base={
+            "loop": (_gauss("loop", "replace", 0), 200, 50),
+            "vec": (_gauss("vec", "replace", 1000), 10_000, 4000),
+        },
+        draws=1.0,
+    ),
+    Workload(
+        "gaussian replace, exact path",
+        "gaussian",
+        "replace",
+        (1_000_000, 1000, 100),
+        (200_000, 1000, 50),
+        "std",
+        exact_path="on",
+        base={
+            "loop": (_gauss("loop", "replace", 0), 200, 50),
+            "vec": (_gauss("vec", "replace", 100), 2000, 400),
+        },
+    ),
+    Workload(
+        "gaussian accumulate, sample-level",
+        "gaussian",
+        "accumulate",
+        (100_000, 100, 100),
+        (20_000, 100, 50),
+        "std",
+        exact_path="off",
+        base={
+            "loop": (_gauss("loop", "accumulate", 0), 100, 20),
+            "vec": (_gauss("vec", "accumulate", 1000), 10_000, 4000),
+        },
+        draws=1.0,
+    ),
+    Workload(
+        "gaussian accumulate-subsample, sample-level",
+        "gaussian",
+        "accumulate-subsample",
+        (10_000, 100, 50),
+        (2000, 100, 20),
+        "std",
+        exact_path="off",
+    ),
+    Workload(
+        "kde replace (h=0.1, 500 test points)",
+        "kde",
+        "replace",
+        (20_000, 100, 50),
+        (4000, 100, 20),
+        "test_nll",
+        settings={"num_test": 500},
+        base={
+            "loop": (_kde("loop", "replace", 500), 100, 20),
+            "sklearn": (_kde("sklearn", "replace", 500), 20, 5),
+        },
+    ),
+    Workload(
+        "kde accumulate (h=0.1, 100 test points)",
+        "kde",
+        "accumulate",
+        (5000, 100, 30),
+        (1000, 100, 10),
+        "test_nll",
+        settings={"num_test": 100},
+        base={
+            "loop": (_kde("loop", "accumulate", 100), 50, 10),
+            "sklearn": (_kde("sklearn", "accumulate", 100), 10, 3),
+        },
+    ),
+    Workload(
+        "categorical replace (K=100, zipf 1.1)",
+        "categorical",
+        "replace",
+        (100_000, 100, 100),
+        (20_000, 100, 50),
+        "entropy",
+        base={"loop": (_categorical, 1000, 200)},
+    ),
+    Workload(
+        "gmm replace (2 components, 20 EM steps)",
+        "gmm",
+        "replace",
+        (20_000, 100, 50),
+        (4000, 100, 20),
+        "test_nll",
+    ),
+    Workload(
+        "linreg accumulate (d=10)",
+        "linreg",
+        "accumulate",
+        (20_000, 100, 50),
+        (4000, 100, 20),
+        "test_error",
+    ),
+    Workload(
+        "bigram replace (V=16, L=32, 50 Adam steps)",
+        "bigram",
+        "replace",
+        (4000, 64, 20),
+        (1000, 64, 5),
+        "test_nll",
+    ),
+)
+
+
+def _device_peak():
+    """The allocator's peak bytes so far over the devices, or None (CPU)."""
+    import jax
+
+    total = 0
+    for device in jax.local_devices():
+        stats = device.memory_stats() or {}
+        if "peak_bytes_in_use" not in stats:
+            return None
+        total += stats["peak_bytes_in_use"]
+    return total
+
+
+def _simulate(work, chains, n, T, seed):
+    import jaxcollapse as jc
+
+    return jc.simulate(
+        work.model(),
+        work.workflow,
+        num_samples=n,
+        num_generations=T,
+        num_chains=chains,
+        seed=seed,
+        exact_path=work.exact_path,
+        **work.settings,
+    )
+
+
+def run_workload(work, quick, seed, ceilings, say=lambda _: None):
+    """The rows of one workload: its baselines, then jaxcollapse."""
+    import jax
+
+    chains, n, T = work.quick if quick else work.full
+    rows, rates = [], {}
+    for kind, (fn, full_chains, quick_chains) in work.base.items():
+        c = quick_chains if quick else full_chains
+        say(f"{work.name}: baseline {kind}, {c} chains")
+        with Meter() as meter:
+            mean, sem = fn(c, n, T, seed)
+        rates[kind] = c * T / meter.wall
+        rows.append(
+            dict(
+                workload=work.name,
+                method=_BASELINE_NAMES[kind],
+                chains=c,
+                n=n,
+                T=T,
+                run_s=meter.wall,
+                cores=meter.cores,
+                chain_gen_per_s=rates[kind],
+                samples_per_s=rates[kind] * n,
+                value=(work.metric, mean, sem),
+            )
+        )
+    say(f"{work.name}: jaxcollapse, {chains} chains (cold, then warm)")
+    with Meter() as cold:
+        first = _simulate(work, chains, n, T, seed)
+    with Meter() as warm:
+        again = _simulate(work, chains, n, T, seed)
+    stat = again.metrics[work.metric]
+    same = bool(
+        (stat["mean"] == first.metrics[work.metric]["mean"]).all()
+    )  # the same seed gives the same numbers
+    rate = chains * T / warm.wall
+    row = dict(
+        workload=work.name,
+        method="jaxcollapse",
+        chains=chains,
+        n=n,
+        T=T,
+        cold_s=cold.wall,
+        compile_s=first.timing.get("compile_seconds"),
+        run_s=warm.wall,
+        cores=warm.cores,
+        chain_gen_per_s=rate,
+        cold_chain_gen_per_s=chains * T / cold.wall,
+        samples_per_s=rate * n,
+        device_bytes=first.timing.get("device_bytes_planned", 0)
+        * len(jax.local_devices()),
+        peak_bytes=_device_peak(),
+        chunk_size=first.config.get("chunk_size"),
+        value=(work.metric, float(stat["mean"][-1]), float(stat["sem"][-1])),
+        repeatable=same,
+    )
+    for kind, base_rate in rates.items():
+        row[f"x_{kind}"] = rate / base_rate
+    if work.draws is not None and ceilings:
+        draws = rate * n * work.draws
+        roof = ceilings.get("normal_fused")
+        row["rng_fraction"] = draws / roof if roof else None
+        jr = ceilings.get("normal_jax")
+        row["x_jax_random"] = draws / jr if jr else None
+    rows.append(row)
+    return rows
+
+
+_BASELINE_NAMES = {
+    "loop": "numpy per-chain loop, f64",
+    "vec": "numpy vectorised, f32",
+    "sklearn": "scikit-learn KernelDensity per chain",
+}
+
+_COLUMNS = (
+    ("workload", "workload", None),
+    ("method", "method", None),
+    ("chains", "chains", si),
+    ("n", "n", str),
+    ("T", "T", str),
+    ("cold s", "cold_s", "{:.2f}"),
+    ("compile s", "compile_s", "{:.2f}"),
+    ("run s", "run_s", "{:.2f}"),
+    ("chain-gen/s", "chain_gen_per_s", si),
+    ("samples/s", "samples_per_s", si),
+    ("device MB", "device_bytes", lambda b: f"{b / 1e6:.0f}"),
+    ("peak MB", "peak_bytes", lambda b: f"{b / 1e6:.0f}"),
+    ("x loop", "x_loop", "{:.1f}x"),
+    ("x vec", "x_vec", "{:.2f}x"),
+    ("x sklearn", "x_sklearn", "{:.0f}x"),
+    ("RNG %", "rng_fraction", lambda f: f"{100 * f:.0f}%"),
+    ("x jax.random", "x_jax_random", "{:.1f}x"),
+    ("mean ± sem at T", "value", lambda v: f"{v[0]} {v[1]:.4g} ± {v[2]:.2g}"),
+)
+
+
+def _cell(row, key, fmt):
+    value = row.get(key)
+    if value is None:
+        return "-"
+    if fmt is None:
+        return str(value)
+    if isinstance(fmt, str):
+        return fmt.format(value)
+    return fmt(value)
+
+
+def table(rows) -> str:
+    header = [c[0] for c in _COLUMNS]
+    body = [[_cell(r, key, fmt) for _, key, fmt in _COLUMNS] for r in rows]
+    return markdown_table(header, body, left={0, 1, len(header) - 1})
+
+
+def roofline_table(ceilings_rows) -> str:
+    body = [
+        [r["what"], r["impl"], si(r["rate"]), r["unit"], f"{r['seconds']:.3f}"]
+        for r in ceilings_rows
+    ]
+    return markdown_table(
+        ["ceiling", "PRNG", "rate", "unit", "best s"], body, left={0, 1, 3}
+    )
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The suite's options (shared by `jaxcollapse bench` and benchmarks/run.py)."""
+    p.add_argument("--quick", action="store_true", help="small sizes (minutes)")
+    p.add_argument(
+        "--only",
+        nargs="+",
+        metavar="WORD",
+        default=None,
+        help="only workloads whose name contains every WORD",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-baselines", action="store_true", help="jaxcollapse only")
+    p.add_argument("--no-roofline", action="store_true", help="skip the ceilings")
+    p.add_argument("--json", metavar="PATH", default=None, help="JSON record")
+    p.add_argument("--csv", metavar="PATH", default=None, help="CSV of the rows")
+
+
+DESCRIPTION = (
+    "Time every family x workflow workload against NumPy / scikit-learn "
+    "baselines and the machine's measured RNG and memory ceilings."
+)
+EPILOG = "workloads: " + "; ".join(w.name for w in WORKLOADS)
+
+
+def _writable(path):
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise ValueError(f"cannot write {path}: no writable folder {folder}")
+
+
+def select(words):
+    if not words:
+        return list(WORKLOADS)
+    chosen = [w for w in WORKLOADS if all(x in w.name for x in words)]
+    if not chosen:
+        raise ValueError(f"no workload matches {' '.join(words)!r}")
+    return chosen
+
+
+def ceilings_from(rows) -> dict:
+    from jaxcollapse.bench.roofline import best
+
+    return {
+        "normal_fused": best(rows, "normal, per-chain keys", "jcfry"),
+        "normal_jax": best(rows, "normal, written", "threefry2x32"),
+        "copy": best(rows, "copy"),
+    }
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=DESCRIPTION, epilog=EPILOG)
+    add_arguments(p)
+    return run(p.parse_args(argv))
+
+
+def run(args) -> int:
+    """Run the suite; print the tables, write --json / --csv."""
+    chosen = select(args.only)
+    for path in (args.json, args.csv):
+        if path:
+            _writable(path)
+    started = time.perf_counter()
+
+    def say(msg):
+        print(
+            f"[{time.perf_counter() - started:6.1f}s] {msg}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    import jaxcollapse  # noqa: F401  (its XLA flags, before JAX starts)
+    from jaxcollapse.bench import roofline
+
+    info = machine_info() | source_state()
+    info["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "")
+    ceiling_rows = []
+    if not args.no_roofline:
+        say("roofline: RNG and memory ceilings")
+        size = (1 << 22, 1 << 12) if args.quick else (1 << 24, 1 << 15)
+        ceiling_rows = roofline.measure(*size)
+    ceilings = ceilings_from(ceiling_rows) if ceiling_rows else {}
+    rows = []
+    for work in chosen:
+        if args.no_baselines:
+            work = dataclasses.replace(work, base={})
+        rows += run_workload(work, args.quick, args.seed, ceilings, say)
+    say("done")
+    lines = [
+        f"jaxcollapse bench{' --quick' if args.quick else ''}, seed {args.seed}",
+        f"machine: {info['cpu_model']}, {info['cpus_usable']} CPUs; "
+        f"devices: {len(info['jax_devices'])} x {info['jax_backend']} "
+        f"({info['jax_devices'][0]})",
+        f"python {info['python']}, jax {info['jax']}, jaxlib {info['jaxlib']}, "
+        f"numpy {info['numpy']}, jaxcollapse {info['jaxcollapse']} "
+        f"(git {info['git_commit']}{', modified' if info['git_dirty'] else ''}), "
+        f"{info['date']}",
+        f"XLA_FLAGS={info['XLA_FLAGS']!r}",
+        "",
+    ]
+    if ceiling_rows:
+        lines += [roofline_table(ceiling_rows), ""]
+    lines += [table(rows), ""]
+    lines.append(
+        f"total {time.perf_counter() - started:.0f} s; the columns are explained "
+        "in benchmarks/README.md and jaxcollapse/bench/suite.py."
+    )
+    text = "\n".join(lines)
+    print(text)
+    if args.json:
+        record = dict(
+            benchmark="suite",
+            quick=args.quick,
+            seed=args.seed,
+            machine=info,
+            roofline=ceiling_rows,
+            ceilings=ceilings,
+            rows=rows,
+            table=text,
+        )
+        with open(args.json, "w") as f:
+            json.dump(record, f, indent=1)
+            f.write("\n")
+    if args.csv:
+        keys = sorted({k for r in rows for k in r})
+        with open(args.csv, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            for r in rows:
+                writer.writerow(
+                    {
+                        k: (" ".join(map(str, v)) if isinstance(v, tuple) else v)
+                        for k, v in r.items()
+                    }
+                )
+    return 0
