@@ -79,6 +79,32 @@ def test_summary_equals_pool_path_chain_by_chain(dim, workflow, weight):
         np.testing.assert_allclose(b, a, rtol=2e-4, atol=2e-5, err_msg=name)
 
 
+@pytest.mark.parametrize(
+    "workflow, weight, num_real", [("accumulate", None, 40), ("fresh", 0.6, 50)]
+)
+def test_linreg_gram_equals_pool_path_chain_by_chain(workflow, weight, num_real):
+    """linreg's SUMMARY (a Gram: sum w x x^T, sum w x y) against its Pool path:
+    the same rows and noise, so the same fits up to float32 rounding, including
+    synthetic sets with more rows than D_0 (num_real 40 < n = 50)."""
+    model = jc.LinReg(dim=3)
+    flow = get_workflow(workflow, real_weight=weight)
+    assert representation(model, flow, False, None) == SUMMARY
+    sizes = Sizes(num_samples=50, num_generations=8, num_real=num_real, num_test=30)
+    lam = 0.0 if weight is None else weight
+    root = _prng.key(5)
+    keys = jax.vmap(lambda i: jax.random.fold_in(root, i))(jnp.arange(64))
+
+    def chains(exact):
+        one = lambda k: run_chain(k, model, flow, sizes, 0.9, lam, exact)  # noqa: E731
+        return jax.jit(jax.vmap(one))(keys)
+
+    pool, gram = chains(False), chains(SUMMARY)
+    for name in model.metric_names:
+        a, b = np.asarray(pool[name]), np.asarray(gram[name])
+        assert np.isfinite(b).all(), name
+        np.testing.assert_allclose(b, a, rtol=1e-3, atol=1e-6, err_msg=name)
+
+
 def test_summary_identical_on_1_2_and_8_cpu_devices_and_any_chunk():
     assert_same_on_1_2_and_8_devices(
         "fresh",

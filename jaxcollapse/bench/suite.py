@@ -369,6 +369,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-roofline", action="store_true", help="skip the ceilings")
     p.add_argument("--json", metavar="PATH", default=None, help="JSON record")
     p.add_argument("--csv", metavar="PATH", default=None, help="CSV of the rows")
+    p.add_argument(
+        "--scaling",
+        metavar="DIR",
+        default=None,
+        help="instead, the scaling curves (throughput against chains, n, T and "
+        "devices; memory against chains): DIR/scaling.png and DIR/scaling.json",
+    )
 
 
 DESCRIPTION = (
@@ -411,6 +418,17 @@ def main(argv=None) -> int:
 
 def run(args) -> int:
     """Run the suite; print the tables, write --json / --csv."""
+    if args.scaling:
+        from jaxcollapse.bench import scaling
+
+        _writable(os.path.join(args.scaling, "x"))
+        started = time.perf_counter()
+        record = scaling.run(
+            args.quick, args.scaling, lambda m: print(m, file=sys.stderr, flush=True)
+        )
+        print(scaling.summary(record))
+        print(f"total {time.perf_counter() - started:.0f} s")
+        return 0
     chosen = select(args.only)
     for path in (args.json, args.csv):
         if path:
@@ -432,8 +450,8 @@ def run(args) -> int:
     ceiling_rows = []
     if not args.no_roofline:
         say("roofline: RNG and memory ceilings")
-        size = (1 << 22, 1 << 12) if args.quick else (1 << 24, 1 << 15)
-        ceiling_rows = roofline.measure(*size)
+        size = (1 << 23, 1 << 16) if args.quick else (1 << 24, 1 << 17)
+        ceiling_rows = roofline.measure(*size, repeats=5)
     ceilings = ceilings_from(ceiling_rows) if ceiling_rows else {}
     rows = []
     for work in chosen:

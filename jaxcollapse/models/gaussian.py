@@ -29,7 +29,14 @@ from jaxcollapse.config import assign, check_integer
 from jaxcollapse.models._base import SUMMARY
 from jaxcollapse.workflows import _frame
 from jaxcollapse.workflows._frame import Frame
-from jaxcollapse.workflows._linalg import matmul, matvec, total, tree_sum
+from jaxcollapse.workflows._linalg import (
+    cholesky_lower,
+    matmul,
+    matvec,
+    solve_lower,
+    total,
+    tree_sum,
+)
 from jaxcollapse.workflows._moments import Moments, gaussian_group
 from jaxcollapse.workflows._pool import Pool
 
@@ -123,7 +130,7 @@ class Gaussian:
         stats = train.moments() if isinstance(train, Pool) else train
         frame = stats.frame
         cov = stats.covariance(self.ddof)
-        chol = jnp.linalg.cholesky(cov) if self.dim > 1 else jnp.sqrt(cov)
+        chol = cholesky_lower(cov) if self.dim > 1 else jnp.sqrt(cov)
         mean = frame.shift + jnp.exp(frame.log_scale) * matvec(frame.tril, stats.mean)
         tril = matmul(frame.tril, chol)
         # Normalise det(tril) = 1; the scale moves into log_scale, exactly.
@@ -173,9 +180,7 @@ class Gaussian:
         # Average NLL of the held-out points from their moments:
         # mean_j (x_j - mu)^T Sigma^-1 (x_j - mu)
         #   = tr(Sigma^-1 S/m) + |L^-1 (xbar - mu)|^2.
-        inv = jax.scipy.linalg.solve_triangular(
-            tril, jnp.eye(d, dtype=g.dtype), lower=True
-        )
+        inv = solve_lower(tril, jnp.eye(d, dtype=g.dtype))
         spread = total(matmul(inv, ref.cov) * inv)
         offset = total(matvec(inv, ref.mean - mean) ** 2)
         maha = (spread + offset) * jnp.exp(-2.0 * g)

@@ -21,9 +21,10 @@ sees only the model.
 
 Fit: weighted least squares w_hat = G^{-1} b, G = sum_i w_i x_i x_i^T,
 b = sum_i w_i x_i y_i (fixed-tree sums; zero-weight slots contribute nothing),
-solved by Cholesky after symmetric Jacobi scaling (unit diagonal), with one step
-of iterative refinement on the residual b - G w_hat. If the scaled Gram matrix
-is not numerically positive definite (fewer than d independent weighted rows,
+solved by Cholesky (elementwise code, workflows/_linalg.py) after symmetric
+Jacobi scaling (unit diagonal), with one step of iterative refinement on the
+residual b - G w_hat. If the scaled Gram matrix is not numerically positive
+definite (fewer than d independent weighted rows,
 which the engine's n >= d + 2 Gaussian rows make a probability-zero event) the
 fit solves (G_scaled + 1e-5 I) instead, so it is never NaN.
 """
@@ -34,11 +35,13 @@ from typing import ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.linalg import solve_triangular
 
 from jaxcollapse.config import assign, check_integer, check_number
+from jaxcollapse.models._base import SUMMARY
 from jaxcollapse.workflows._linalg import (
+    cholesky_lower,
     matvec,
+    solve_lower,
     tree_sum,
     weighted_mean,
     weighted_scatter,
@@ -46,6 +49,35 @@ from jaxcollapse.workflows._linalg import (
 from jaxcollapse.workflows._pool import Pool
 
 RIDGE = 1e-5
+
+
+class Gram(NamedTuple):
+    """A weighted row set kept as what least squares needs (the SUMMARY
+    representation, models/_base.py): on workflows that only union and reweight
+    sets the fit depends on them through G = sum w x x^T and b = sum w x y
+    alone, so an accumulated pool of n (T + 1) rows costs O(d^2) numbers and
+    one O(n d^2) update a generation instead of an O(n T d^2) refit."""
+
+    weight: jax.Array  # () total weight W
+    gram: jax.Array  # (d, d) sum_i w_i x_i x_i^T
+    rhs: jax.Array  # (d,) sum_i w_i x_i y_i
+    design: jax.Array  # (m, d) the rows of the first set (D_0's, for the model)
+
+    def with_total_weight(self, total) -> "Gram":
+        ratio = jnp.where(self.weight > 0, total / self.weight, 0.0)
+        return self._replace(
+            weight=self.weight * ratio, gram=self.gram * ratio, rhs=self.rhs * ratio
+        )
+
+    def union(self, other: "Gram") -> "Gram":
+        return Gram(
+            self.weight + other.weight,
+            self.gram + other.gram,
+            self.rhs + other.rhs,
+            self.design,
+        )
+
+    append = union
 
 
 class LinRegParams(NamedTuple):
@@ -65,6 +97,7 @@ class LinReg:
     noise: float = 1.0
     name: ClassVar[str] = "linreg"
     has_exact_path: ClassVar[bool] = False
+    summarises_points: ClassVar[bool] = True
 
     def __post_init__(self):
         assign(
@@ -92,10 +125,19 @@ class LinReg:
         dtype = dtype or jnp.zeros(()).dtype
         return jnp.full((self.dim,), 1.0 / math.sqrt(self.dim), dtype)
 
-    def _rows(self, x, w, scale, key) -> Pool:
-        """The pool of rows (x, x·w + scale eps)."""
+    def _rows(self, x, w, scale, key, exact=False):
+        """The rows (x, x·w + scale eps): a Pool, or their Gram (SUMMARY)."""
         eps = jax.random.normal(key, (x.shape[0],), x.dtype)
         y = tree_sum(x * w, 1) + scale * eps
+        if exact == SUMMARY:
+            ones = jnp.ones(x.shape[:1], x.dtype)
+            weight = jnp.asarray(x.shape[0], x.dtype)
+            return Gram(
+                weight,
+                weighted_scatter(ones, x),
+                weighted_mean(ones, x * y[:, None]),
+                x,
+            )
         return Pool.full(jnp.concatenate([x, y[:, None]], axis=1), None)
 
     def init_truth(self, key):
@@ -107,7 +149,7 @@ class LinReg:
         dtype = jnp.zeros(()).dtype
         design_key = jax.random.wrap_key_data(truth, impl=jax.random.key_impl(key))
         x = jax.random.normal(design_key, (num, self.dim), dtype)
-        return self._rows(x, self.true_weights(dtype), self.noise, key)
+        return self._rows(x, self.true_weights(dtype), self.noise, key, exact)
 
     def reference(self, key, truth, num, exact):
         """No held-out set: test_error is a closed form in w_hat."""
@@ -125,27 +167,29 @@ class LinReg:
             )
             extra = jax.random.normal(extra_key, (num - have, self.dim), design.dtype)
             x = jnp.concatenate([design, extra])
-        return self._rows(x, params.weights, temperature * self.noise, key)
+        return self._rows(x, params.weights, temperature * self.noise, key, exact)
 
-    def fit(self, key, train: Pool, previous: LinRegParams | None = None):
-        """Weighted least squares (module docstring). Generation 0 (no previous
-        model) takes the design from its training set, D_0; later fits keep the
-        previous model's."""
+    def fit(self, key, train, previous: LinRegParams | None = None):
+        """Weighted least squares (module docstring) on a Pool or a Gram.
+        Generation 0 (no previous model) takes the design from its training
+        set, D_0; later fits keep the previous model's."""
         d = self.dim
-        x, y, w = train.data[:, :d], train.data[:, d], train.weight
-        gram = weighted_scatter(w, x)
-        rhs = weighted_mean(w, x * y[:, None])
+        if isinstance(train, Gram):
+            gram, rhs, x = train.gram, train.rhs, train.design
+        else:
+            x, y, w = train.data[:, :d], train.data[:, d], train.weight
+            gram = weighted_scatter(w, x)
+            rhs = weighted_mean(w, x * y[:, None])
         diag = jnp.diagonal(gram)
         scale = jnp.sqrt(jnp.where(diag > 0, diag, 1.0))
         gram = gram / (scale[:, None] * scale[None, :])
         rhs = rhs / scale
-        chol = jnp.linalg.cholesky(gram)
-        ridge = jnp.linalg.cholesky(gram + RIDGE * jnp.eye(d, dtype=gram.dtype))
+        chol = cholesky_lower(gram)
+        ridge = cholesky_lower(gram + RIDGE * jnp.eye(d, dtype=gram.dtype))
         chol = jnp.where(jnp.all(jnp.isfinite(chol)), chol, ridge)
 
         def solve(b):
-            z = solve_triangular(chol, b, lower=True)
-            return solve_triangular(chol, z, lower=True, trans="T")
+            return solve_lower(chol, solve_lower(chol, b), transpose=True)
 
         z = solve(rhs)
         z = z + solve(rhs - matvec(gram, z))

@@ -53,7 +53,6 @@ entropy and kl have no closed form and are left out.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 from jaxcollapse.models.categorical import _zipf_log_probs
 from jaxcollapse.theory._common import scalar
@@ -66,6 +65,8 @@ _SUPPORT_FIXED = ("accumulate", "augment")
 def _binomial_matrix(trials: int, sizes: int) -> np.ndarray:
     """B[j, i] = P(Bin(trials, j / sizes) = i), j = 0..sizes, i = 0..trials."""
     frac = np.arange(sizes + 1, dtype=np.float64) / sizes
+    from scipy import stats  # imported when needed: ~0.5 s
+
     return stats.binom.pmf(np.arange(trials + 1)[None, :], trials, frac[:, None])
 
 
@@ -74,6 +75,8 @@ def wright_fisher(p: np.ndarray, num_real: int, num_samples: int, num_generation
     (module docstring)."""
     n, n_r, T = num_samples, num_real, num_generations
     # a_j = sum_k P(X_0^k = j)
+    from scipy import stats
+
     a = stats.binom.pmf(np.arange(n_r + 1)[None, :], n_r, p[:, None]).sum(axis=0)
     missing = np.empty(T + 1)
     collapsed = np.empty(T + 1)

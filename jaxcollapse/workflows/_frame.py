@@ -12,9 +12,8 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.linalg import solve_triangular
 
-from jaxcollapse.workflows._linalg import rows_times
+from jaxcollapse.workflows._linalg import rows_times, solve_lower
 
 
 class Frame(NamedTuple):
@@ -45,11 +44,9 @@ def transition(src: Frame, dst: Frame) -> tuple[jax.Array, jax.Array]:
     rounding from L^-1 L), so a chain that never changes frame never drifts.
     """
     dim = src.shift.shape[0]
-    lin = solve_triangular(dst.tril, src.tril, lower=True)
+    lin = solve_lower(dst.tril, src.tril)
     lin = jnp.exp(src.log_scale - dst.log_scale) * lin
-    off = jnp.exp(-dst.log_scale) * solve_triangular(
-        dst.tril, src.shift - dst.shift, lower=True
-    )
+    off = jnp.exp(-dst.log_scale) * solve_lower(dst.tril, src.shift - dst.shift)
     same = (
         jnp.all(src.shift == dst.shift)
         & (src.log_scale == dst.log_scale)
