@@ -17,6 +17,11 @@ from scipy import stats
 
 ALPHA_MODULE = 1e-4
 
+# The CLI's on-disk compilation cache stays off in tests (and in the CLI
+# subprocesses they start), so that no test depends on what another compiled;
+# tests/test_cli.py turns it on, in a temporary folder, where it tests it.
+os.environ["JAXCOLLAPSE_CACHE_DIR"] = "off"
+
 
 def z_limit(num_comparisons: int, alpha: float = ALPHA_MODULE) -> float:
     """Two-sided |z| bound for one of num_comparisons tests sharing alpha."""

@@ -1,6 +1,7 @@
 """The command line: SPEC §6 output, JSON, and one-line exit-2 errors."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -155,3 +156,37 @@ def test_x64_keeps_a_collapsed_test_nll_finite(capsys, tmp_path):
     assert data["config"]["x64"] is True
     assert data["metrics"]["test_nll"]["nonfinite"][-1] == 0
     assert data["metrics"]["test_nll"]["mean"][-1] > 1e38
+
+
+def test_compilation_cache_is_reused_across_processes_with_the_same_numbers(tmp_path):
+    """The second identical command loads its programs from the on-disk cache
+    (JAX reports the compile time it saved) and prints the same numbers."""
+    cache = tmp_path / "xla"
+    out = [tmp_path / "a.json", tmp_path / "b.json"]
+    env = dict(os.environ, JAXCOLLAPSE_CACHE_DIR=str(cache))
+    probe = (
+        "import sys, jax\n"
+        "saved = []\n"
+        "jax.monitoring.register_event_duration_secs_listener(\n"
+        "    lambda e, d, **k: saved.append(d)\n"
+        "    if e == '/jax/compilation_cache/compile_time_saved_sec' else None)\n"
+        "from jaxcollapse.cli import main\n"
+        "code = main(sys.argv[1:])\n"
+        "print('SAVED', sum(saved))\n"
+        "sys.exit(code)\n"
+    )
+    saved = []
+    for path in out:
+        done = subprocess.run(
+            [sys.executable, "-c", probe, *SMALL, "--json", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
+        assert done.returncode == 0, done.stderr
+        saved.append(float(done.stdout.rsplit("SAVED", 1)[1]))
+    assert any(cache.iterdir())
+    assert saved[0] == 0.0 and saved[1] > 0.0
+    first, second = (json.loads(p.read_text())["metrics"] for p in out)
+    assert first == second

@@ -85,8 +85,9 @@ def run_point(spec: dict) -> dict:
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     text = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
     proc.stdout.close()
-    if os.waitstatus_to_exitcode(status) != 0:
+    if proc.returncode != 0:
         raise RuntimeError(f"scaling point {spec} failed")
     out = json.loads(text.strip().splitlines()[-1])
     out["peak_rss"] = usage.ru_maxrss * 1024  # Linux reports KiB
@@ -123,6 +124,9 @@ def plot(data: dict, path: str, title: str) -> None:
     ]
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.6))
     for ax, (x, names, kind) in zip(axes, panels, strict=True):
+        if not any(data.get(name) for name in names):
+            ax.set_visible(False)
+            continue
         for name in names:
             pts = data.get(name, [])
             if not pts:
