@@ -108,3 +108,26 @@ def test_append_and_subsample():
     # Var of a count is 7000 p (1 - p) minus negative covariances; a 6-sigma
     # bound on the largest deviation keeps the false-failure rate below 1e-8.
     assert np.max(np.abs(counts - expected)) < 6 * np.sqrt(7000 * 3 / 7 * 4 / 7)
+
+
+def test_subsample_makes_every_subset_equally_likely():
+    """Floyd's algorithm: all C(7, 3) = 35 subsets of the filled slots equally
+    likely (a chi-square test at false-failure rate 1e-6), none with repeats,
+    empty slots never picked, for a pool filled to 7 of 12 slots."""
+    from itertools import combinations
+
+    from scipy import stats
+
+    frame = _frame.identity(1)
+    pool = Pool.empty(12, Pool.full(jnp.zeros((1, 1)), frame))
+    pool = pool.append(Pool.full(jnp.arange(7.0)[:, None], frame))
+    draws = 35_000
+    picks = jax.vmap(lambda k: pool.subsample(k, 3).data[:, 0])(
+        jax.random.split(jax.random.key(3), draws)
+    )
+    subsets = [tuple(sorted(row)) for row in np.asarray(picks).astype(int).tolist()]
+    assert all(len(set(s)) == 3 and max(s) <= 6 for s in subsets)
+    index = {s: i for i, s in enumerate(combinations(range(7), 3))}
+    counts = np.bincount([index[s] for s in subsets], minlength=35)
+    chi2 = float(np.sum((counts - draws / 35) ** 2 / (draws / 35)))
+    assert chi2 < stats.chi2.isf(1e-6, 34)

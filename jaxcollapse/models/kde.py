@@ -132,7 +132,8 @@ def mixture_log_density(query, centres, log_weight, scale):
 
     A streaming log-sum-exp: a loop over blocks of QUERY_BLOCK query points, and
     inside it a loop over blocks of POOL_BLOCK centres carrying a running
-    (max, scaled sum) per query point, so memory is O(Q + P + block sizes).
+    (max, scaled sum) per query point, so memory is O(Q + P + block sizes);
+    the inner loop ends at the last block holding a centre of positive weight.
     Every sum is a fixed tree (bit-identical in any compiled program). A scale
     of 0 is floored at the dtype's smallest normal number.
     """
@@ -151,19 +152,29 @@ def mixture_log_density(query, centres, log_weight, scale):
     scale = jnp.maximum(scale, jnp.finfo(dtype).tiny)
     inv = 1.0 / scale
 
+    # Blocks of centres that all weigh nothing add nothing (their terms are
+    # exp(-inf) = 0 and leave the running max alone), so the loop stops after
+    # the last block with a live centre: an accumulate pool, filled up to its
+    # capacity n (T + 1) only at T, costs its filled part a generation. Under
+    # vmap the loop runs to the largest such block over the batch, and the
+    # chains done earlier keep their carry unchanged: the same numbers.
+    live = jnp.any(log_weight > -jnp.inf, axis=1)
+    num_live = jnp.max(jnp.where(live, jnp.arange(1, npb + 1), 0))
+
     def one_block(x):
-        def step(carry, chunk):
-            top, acc = carry
-            c, lw = chunk
+        def step(carry):
+            i, top, acc = carry
+            c = jax.lax.dynamic_index_in_dim(centres, i, 0, keepdims=False)
+            lw = jax.lax.dynamic_index_in_dim(log_weight, i, 0, keepdims=False)
             z = (x[:, None, :] - c[None, :, :]) * inv
             e = lw[None, :] - 0.5 * tree_sum(z * z, -1)  # (qb, pb)
             new = jnp.maximum(top, jnp.max(e, axis=1))
             safe = jnp.where(jnp.isfinite(new), new, 0.0)
             acc = acc * jnp.exp(top - safe) + tree_sum(jnp.exp(e - safe[:, None]), 1)
-            return (new, acc), None
+            return i + 1, new, acc
 
-        init = (jnp.full((qb,), -jnp.inf, dtype), jnp.zeros((qb,), dtype))
-        (top, acc), _ = jax.lax.scan(step, init, (centres, log_weight))
+        init = (0, jnp.full((qb,), -jnp.inf, dtype), jnp.zeros((qb,), dtype))
+        _, top, acc = jax.lax.while_loop(lambda c: c[0] < num_live, step, init)
         return jnp.where(jnp.isfinite(top), top, 0.0) + jnp.log(acc)
 
     lse = jax.lax.map(one_block, query.reshape(nq, qb, dim)).reshape(-1)[:num_q]

@@ -122,11 +122,25 @@ class Pool(NamedTuple):
         )
 
     def subsample(self, key, num: int) -> "Pool":
-        """`num` filled slots chosen uniformly without replacement (weights kept)."""
-        capacity = self.weight.shape[0]
-        score = jax.random.uniform(key, (capacity,), self.weight.dtype)
-        score = jnp.where(jnp.arange(capacity) < self.count, score, 2.0)
-        _, index = jax.lax.top_k(-score, num)
+        """`num` filled slots chosen uniformly without replacement (weights
+        kept), by Floyd's algorithm (Bentley & Floyd 1987, "A sample of
+        brilliance"): for j = count - num, ..., count - 1 draw t uniform on
+        [0, j] and take t, or j if t is taken already. Every num-subset of the
+        count filled slots is equally likely. It costs num draws and num^2
+        comparisons, whatever the capacity; ranking a uniform score over the
+        whole capacity (top_k) cost O(capacity log capacity) a generation,
+        which made an accumulated pool of n (T + 1) slots the run's bottleneck.
+        Needs count >= num (accumulate-subsample always has it)."""
+        offset = jnp.arange(num, dtype=jnp.int32)
+        top = self.count - num + offset  # j for each step
+        draws = jax.random.randint(key, (num,), 0, top + 1, dtype=jnp.int32)
+
+        def step(k, chosen):
+            t = draws[k]
+            taken = jnp.any(chosen == t)
+            return chosen.at[k].set(jnp.where(taken, top[k], t))
+
+        index = jax.lax.fori_loop(0, num, step, jnp.full((num,), -1, jnp.int32))
         return self.take(index)
 
     def take(self, index: jax.Array) -> "Pool":
