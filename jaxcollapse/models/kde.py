@@ -69,7 +69,12 @@ TRUTHS = ("normal", "moons", "circles", "blobs")
 NUM_CENTRES = 3  # blobs
 CENTRE_BOX = 10.0  # blobs' centres are uniform in [-10, 10]^2
 POOL_BLOCK = 32  # pool slots per step of the streaming log-sum-exp
-QUERY_BLOCK = 256  # query points per block of the streaming log-sum-exp
+# Query points per block: on CPU 32 keeps a 512-chain block's (query x pool)
+# tile in cache (1.3x the rate of 256 on KDE replace, n=100, 500 test points);
+# accelerators get wider tiles. Query blocks are independent, so the block
+# size never changes a result.
+QUERY_BLOCK = {"cpu": 32}
+QUERY_BLOCK_DEFAULT = 256
 MAX_NODES = 8192  # quadrature nodes per arc (moons, circles)
 
 
@@ -130,7 +135,7 @@ def mixture_log_density(query, centres, log_weight, scale):
     """log sum_i exp(log_weight_i) N(x; centres_i, scale^2 I) for every row x of
     query (Q, d); log_weight (P,) may hold -inf (empty slots).
 
-    A streaming log-sum-exp: a loop over blocks of QUERY_BLOCK query points, and
+    A streaming log-sum-exp: a loop over blocks of query points (QUERY_BLOCK), and
     inside it a loop over blocks of POOL_BLOCK centres carrying a running
     (max, scaled sum) per query point, so memory is O(Q + P + block sizes);
     the inner loop ends at the last block holding a centre of positive weight.
@@ -140,7 +145,7 @@ def mixture_log_density(query, centres, log_weight, scale):
     num_q, dim = query.shape
     num_p = centres.shape[0]
     dtype = query.dtype
-    qb = min(num_q, QUERY_BLOCK)
+    qb = min(num_q, QUERY_BLOCK.get(jax.default_backend(), QUERY_BLOCK_DEFAULT))
     pb = min(num_p, POOL_BLOCK)
     nq = -(-num_q // qb)
     npb = -(-num_p // pb)
