@@ -73,7 +73,7 @@ def _tiny(work, chains=64, n=10, T=3, base_chains=4):
 def test_suite_rows_ratios_and_repeatability():
     work = _tiny(suite.WORKLOADS[0])  # gaussian replace, sample-level
     ceilings = {"normal_fused": 1e8, "normal_jax": 5e7}
-    rows = suite.run_workload(work, True, 0, ceilings)
+    rows = suite.run_workload(work, "quick", 0, ceilings)
     assert [r["method"] for r in rows][-1] == "jaxcollapse"
     assert len(rows) == len(work.base) + 1
     jc_row = rows[-1]
@@ -94,7 +94,7 @@ def test_every_workload_is_a_valid_setting():
     import jaxcollapse as jc
 
     for work in suite.WORKLOADS:
-        for chains, n, T in (work.quick, work.full):
+        for chains, n, T in filter(None, (work.quick, work.full, work.gpu)):
             jc.simulate(
                 work.model(),
                 work.workflow,

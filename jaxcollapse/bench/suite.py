@@ -29,9 +29,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass, field
 
-from jaxcollapse.bench import baselines as bl
 from jaxcollapse.bench.meter import (
     Meter,
     machine_info,
@@ -39,168 +37,7 @@ from jaxcollapse.bench.meter import (
     si,
     source_state,
 )
-
-
-@dataclass(frozen=True)
-class Workload:
-    """One benchmarked setting. sizes: (num_chains, num_samples, T) for the
-    full run and for --quick; base: baseline name -> (function, chains full,
-    chains quick); draws: normal draws per chain-generation as a multiple of n
-    (None where normal draws are not the cost)."""
-
-    name: str
-    family: str
-    workflow: str
-    full: tuple
-    quick: tuple
-    metric: str
-    exact_path: str = "auto"
-    settings: dict = field(default_factory=dict)
-    base: dict = field(default_factory=dict)
-    draws: float | None = None
-
-    def model(self):
-        import jaxcollapse as jc
-
-        maker = {
-            "gaussian": lambda: jc.Gaussian(dim=1, ddof=0),
-            "kde": lambda: jc.KDE(dim=1, bandwidth=0.1),
-            "categorical": lambda: jc.Categorical(categories=100, zipf=1.1),
-            "gmm": lambda: jc.GMM(components=2),
-            "linreg": lambda: jc.LinReg(dim=10),
-            "bigram": lambda: jc.Bigram(),
-        }
-        return maker[self.family]()
-
-
-def _gauss(kind, workflow, vec_block):
-    if kind == "loop":
-        return lambda c, n, T, seed: bl.gaussian_per_chain(c, n, T, seed, workflow)
-    return lambda c, n, T, seed: bl.gaussian_vectorised(
-        c, n, T, seed, vec_block, workflow
-    )
-
-
-def _kde(kind, workflow, num_test):
-    fn = bl.kde_per_chain if kind == "loop" else bl.kde_sklearn_per_chain
-    return lambda c, n, T, seed: fn(c, n, T, 0.1, num_test, seed, workflow)
-
-
-def _categorical(c, n, T, seed):
-    return bl.categorical_per_chain(c, n, T, 100, 1.1, seed)
-
-
-WORKLOADS = (
-    Workload(
-        "gaussian replace, sample-level",
-        "gaussian",
-        "replace",
-        (100_000, 100, 100),
-        (20_000, 100, 50),
-        "std",
-        exact_path="off",
-        base={
-            "loop": (_gauss("loop", "replace", 0), 200, 50),
-            "vec": (_gauss("vec", "replace", 1000), 10_000, 4000),
-        },
-        draws=1.0,
-    ),
-    Workload(
-        "gaussian replace, exact path",
-        "gaussian",
-        "replace",
-        (1_000_000, 1000, 100),
-        (200_000, 1000, 50),
-        "std",
-        exact_path="on",
-        base={
-            "loop": (_gauss("loop", "replace", 0), 200, 50),
-            "vec": (_gauss("vec", "replace", 100), 2000, 400),
-        },
-    ),
-    Workload(
-        "gaussian accumulate, sample-level",
-        "gaussian",
-        "accumulate",
-        (100_000, 100, 100),
-        (20_000, 100, 50),
-        "std",
-        exact_path="off",
-        base={
-            "loop": (_gauss("loop", "accumulate", 0), 100, 20),
-            "vec": (_gauss("vec", "accumulate", 1000), 10_000, 4000),
-        },
-        draws=1.0,
-    ),
-    Workload(
-        "gaussian accumulate-subsample, sample-level",
-        "gaussian",
-        "accumulate-subsample",
-        (10_000, 100, 50),
-        (2000, 100, 20),
-        "std",
-        exact_path="off",
-    ),
-    Workload(
-        "kde replace (h=0.1, 500 test points)",
-        "kde",
-        "replace",
-        (20_000, 100, 50),
-        (4000, 100, 20),
-        "test_nll",
-        settings={"num_test": 500},
-        base={
-            "loop": (_kde("loop", "replace", 500), 100, 20),
-            "sklearn": (_kde("sklearn", "replace", 500), 20, 5),
-        },
-    ),
-    Workload(
-        "kde accumulate (h=0.1, 100 test points)",
-        "kde",
-        "accumulate",
-        (5000, 100, 30),
-        (1000, 100, 10),
-        "test_nll",
-        settings={"num_test": 100},
-        base={
-            "loop": (_kde("loop", "accumulate", 100), 50, 10),
-            "sklearn": (_kde("sklearn", "accumulate", 100), 10, 3),
-        },
-    ),
-    Workload(
-        "categorical replace (K=100, zipf 1.1)",
-        "categorical",
-        "replace",
-        (100_000, 100, 100),
-        (20_000, 100, 50),
-        "entropy",
-        base={"loop": (_categorical, 1000, 200)},
-    ),
-    Workload(
-        "gmm replace (2 components, 20 EM steps)",
-        "gmm",
-        "replace",
-        (20_000, 100, 50),
-        (4000, 100, 20),
-        "test_nll",
-    ),
-    Workload(
-        "linreg accumulate (d=10)",
-        "linreg",
-        "accumulate",
-        (20_000, 100, 50),
-        (4000, 100, 20),
-        "test_error",
-    ),
-    Workload(
-        "bigram replace (V=16, L=32, 50 Adam steps)",
-        "bigram",
-        "replace",
-        (4000, 64, 20),
-        (1000, 64, 5),
-        "test_nll",
-    ),
-)
+from jaxcollapse.bench.workloads import WORKLOADS
 
 
 def _device_peak():
@@ -231,14 +68,14 @@ def _simulate(work, chains, n, T, seed):
     )
 
 
-def run_workload(work, quick, seed, ceilings, say=lambda _: None):
+def run_workload(work, preset, seed, ceilings, say=lambda _: None):
     """The rows of one workload: its baselines, then jaxcollapse."""
     import jax
 
-    chains, n, T = work.quick if quick else work.full
+    chains, n, T = work.sizes(preset)
     rows, rates = [], {}
     for kind, (fn, full_chains, quick_chains) in work.base.items():
-        c = quick_chains if quick else full_chains
+        c = quick_chains if preset == "quick" else full_chains
         say(f"{work.name}: baseline {kind}, {c} chains")
         with Meter() as meter:
             mean, sem = fn(c, n, T, seed)
@@ -356,7 +193,15 @@ def roofline_table(ceilings_rows) -> str:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The suite's options (shared by `jaxcollapse bench` and benchmarks/run.py)."""
-    p.add_argument("--quick", action="store_true", help="small sizes (minutes)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="small sizes (minutes)")
+    size.add_argument(
+        "--gpu",
+        action="store_true",
+        help="issue 6's accelerator sizes: Gaussian sample-level 10^6 chains x "
+        "n=1000 x 1000 generations, exact path 10^8 x 1000, KDE accumulate "
+        "10^5 x n=100 x 100 (the workloads that have them)",
+    )
     p.add_argument(
         "--only",
         nargs="+",
@@ -421,7 +266,11 @@ def run(args) -> int:
     if args.scaling:
         from jaxcollapse.bench import scaling
 
-        _writable(os.path.join(args.scaling, "x"))
+        try:
+            os.makedirs(args.scaling, exist_ok=True)
+        except OSError as err:
+            raise ValueError(f"cannot write {args.scaling}: {err.strerror}") from None
+        _writable(os.path.join(args.scaling, "scaling.json"))
         started = time.perf_counter()
         record = scaling.run(
             args.quick, args.scaling, lambda m: print(m, file=sys.stderr, flush=True)
@@ -429,7 +278,10 @@ def run(args) -> int:
         print(scaling.summary(record))
         print(f"total {time.perf_counter() - started:.0f} s")
         return 0
-    chosen = select(args.only)
+    preset = "quick" if args.quick else "gpu" if getattr(args, "gpu", False) else "full"
+    chosen = [w for w in select(args.only) if w.sizes(preset) is not None]
+    if not chosen:
+        raise ValueError(f"no chosen workload has {preset} sizes")
     for path in (args.json, args.csv):
         if path:
             _writable(path)
@@ -457,10 +309,10 @@ def run(args) -> int:
     for work in chosen:
         if args.no_baselines:
             work = dataclasses.replace(work, base={})
-        rows += run_workload(work, args.quick, args.seed, ceilings, say)
+        rows += run_workload(work, preset, args.seed, ceilings, say)
     say("done")
     lines = [
-        f"jaxcollapse bench{' --quick' if args.quick else ''}, seed {args.seed}",
+        f"jaxcollapse bench ({preset} sizes), seed {args.seed}",
         f"machine: {info['cpu_model']}, {info['cpus_usable']} CPUs; "
         f"devices: {len(info['jax_devices'])} x {info['jax_backend']} "
         f"({info['jax_devices'][0]})",
@@ -484,6 +336,7 @@ def run(args) -> int:
         record = dict(
             benchmark="suite",
             quick=args.quick,
+            preset=preset,
             seed=args.seed,
             machine=info,
             roofline=ceiling_rows,
