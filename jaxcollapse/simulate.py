@@ -248,14 +248,33 @@ def _per_chain_bytes(model, workflow, sizes: Sizes, exact: bool, num_metrics: in
     return out + 4 * dim * (6 * sizes.num_samples + 4 * pool + sizes.num_test)
 
 
-def _chunk_size(padded: int, unit: int, per_chain: int, chunk_size) -> int:
+def chunk_budget(devices) -> int:
+    """Working memory the default chunk may use, all devices together: on CPU
+    DEFAULT_CHUNK_BYTES (1 GiB: larger chunks gain nothing there, the chains
+    stream through caches); on an accelerator a quarter of each local device's
+    memory limit (bigger chunks keep a large device busy), never less than
+    DEFAULT_CHUNK_BYTES. The chunk size never changes a result."""
+    local = [d for d in devices if d.process_index == jax.process_index()]
+    if not local or local[0].platform == "cpu":
+        return DEFAULT_CHUNK_BYTES
+    try:
+        stats = local[0].memory_stats() or {}
+    except Exception:  # backends without memory statistics
+        stats = {}
+    limit = int(stats.get("bytes_limit") or 0)  # the same on every process
+    return max(DEFAULT_CHUNK_BYTES, (limit // 4) * len(devices))
+
+
+def _chunk_size(
+    padded: int, unit: int, per_chain: int, chunk_size, budget=DEFAULT_CHUNK_BYTES
+) -> int:
     """Chains per chunk, a multiple of `unit` (a block on every device).
 
-    By default as many chunks as DEFAULT_CHUNK_BYTES needs, then equal ones: a
+    By default as many chunks as the byte budget needs, then equal ones: a
     fixed largest chunk would leave the last one mostly padding (10^5 chains in
     chunks of 81920 computed 163840 chains)."""
     if chunk_size is None:
-        largest = max(unit, (DEFAULT_CHUNK_BYTES // per_chain) // unit * unit)
+        largest = max(unit, (budget // per_chain) // unit * unit)
         num_chunks = -(-padded // largest)
         chunk = -(-padded // (num_chunks * unit)) * unit
     else:
@@ -423,7 +442,7 @@ def simulate(
     unit = block * ndev
     padded = -(-num_chains // block) * block
     per_chain = num_settings * _per_chain_bytes(model, flow, sizes, exact, num_metrics)
-    chunk = _chunk_size(padded, unit, per_chain, chunk_size)
+    chunk = _chunk_size(padded, unit, per_chain, chunk_size, chunk_budget(devices))
     if segment_length is None:
         segment_length = max(1, -(-T // 10)) if T else 1
     length = max(1, min(segment_length, max(T, 1)))

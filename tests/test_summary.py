@@ -133,3 +133,22 @@ def test_default_chunks_are_equal_and_barely_padded(padded, unit, per_chain):
     assert sim_module._chunk_size(padded, unit, per_chain, 700) == min(
         -(-700 // unit) * unit, -(-padded // unit) * unit
     )
+
+
+class _FakeDevice:
+    def __init__(self, platform, limit):
+        self.platform, self.process_index, self._limit = platform, 0, limit
+
+    def memory_stats(self):
+        return None if self._limit is None else {"bytes_limit": self._limit}
+
+
+def test_chunk_budget_follows_accelerator_memory():
+    """CPU: the fixed 1 GiB; an accelerator: a quarter of each device's limit
+    (at least 1 GiB); a backend without memory statistics: 1 GiB."""
+    default = sim_module.DEFAULT_CHUNK_BYTES
+    assert sim_module.chunk_budget(jax.devices()) == default
+    gpus = [_FakeDevice("gpu", 80 * 2**30) for _ in range(4)]
+    assert sim_module.chunk_budget(gpus) == 4 * 20 * 2**30
+    assert sim_module.chunk_budget([_FakeDevice("gpu", 2**30)]) == default
+    assert sim_module.chunk_budget([_FakeDevice("tpu", None)]) == default
