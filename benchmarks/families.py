@@ -28,7 +28,13 @@ import os
 import sys
 import time
 
-from _common import (
+from jaxcollapse.bench.baselines import (
+    categorical_per_chain,
+    have_sklearn,
+    kde_per_chain,
+    kde_sklearn_per_chain,
+)
+from jaxcollapse.bench.meter import (
     CompileClock,
     Meter,
     machine_info,
@@ -36,13 +42,6 @@ from _common import (
     si,
     source_state,
     verdict,
-)
-
-from jaxcollapse.bench.baselines import (
-    categorical_per_chain,
-    have_sklearn,
-    kde_per_chain,
-    kde_sklearn_per_chain,
 )
 
 TARGET = 30.0

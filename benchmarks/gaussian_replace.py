@@ -49,7 +49,12 @@ import time
 _T_START = time.perf_counter()
 
 import numpy as np  # noqa: E402
-from _common import (  # noqa: E402
+
+from jaxcollapse.bench.baselines import (  # noqa: E402
+    gaussian_per_chain,
+    gaussian_vectorised,
+)
+from jaxcollapse.bench.meter import (  # noqa: E402
     CompileClock,
     Meter,
     machine_info,
@@ -57,11 +62,6 @@ from _common import (  # noqa: E402
     si,
     source_state,
     verdict,
-)
-
-from jaxcollapse.bench.baselines import (  # noqa: E402
-    gaussian_per_chain,
-    gaussian_vectorised,
 )
 
 PEAK_LIMIT_BYTES = 2 * 10**9  # the "2 GB" target, in bytes

@@ -56,27 +56,32 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("dim, workflow, weight", CASES)
-def test_summary_equals_pool_path_chain_by_chain(dim, workflow, weight):
-    """Same keys, so the same points: every metric of every chain agrees with
-    the Pool path to float32 rounding, for 8 generations (replace is checked
-    against the Pool path through test_engine's batched-equals-looped test)."""
-    model = jc.Gaussian(dim=dim, ddof=1)
-    flow = get_workflow(workflow, real_weight=weight)
-    sizes = Sizes(num_samples=50, num_generations=8, num_real=40, num_test=30)
-    lam = 0.0 if weight is None else weight
-    root = _prng.key(21)
+def _assert_summary_equals_pool(model, flow, sizes, temp, lam, seed, rtol, atol):
+    """Every metric of 64 chains on the Pool path and on SUMMARY, same keys."""
+    root = _prng.key(seed)
     keys = jax.vmap(lambda i: jax.random.fold_in(root, i))(jnp.arange(64))
 
     def chains(exact):
-        one = lambda k: run_chain(k, model, flow, sizes, 0.8, lam, exact)  # noqa: E731
+        one = lambda k: run_chain(k, model, flow, sizes, temp, lam, exact)  # noqa: E731
         return jax.jit(jax.vmap(one))(keys)
 
     pool, summary = chains(False), chains(SUMMARY)
     for name in model.metric_names:
         a, b = np.asarray(pool[name]), np.asarray(summary[name])
         assert np.isfinite(b).all(), name
-        np.testing.assert_allclose(b, a, rtol=2e-4, atol=2e-5, err_msg=name)
+        np.testing.assert_allclose(b, a, rtol=rtol, atol=atol, err_msg=name)
+
+
+@pytest.mark.parametrize("dim, workflow, weight", CASES)
+def test_summary_equals_pool_path_chain_by_chain(dim, workflow, weight):
+    """Same keys, so the same points: every metric of every chain agrees with
+    the Pool path to float32 rounding, for 8 generations (replace is checked
+    against the Pool path through test_engine's batched-equals-looped test)."""
+    flow = get_workflow(workflow, real_weight=weight)
+    sizes = Sizes(num_samples=50, num_generations=8, num_real=40, num_test=30)
+    lam = 0.0 if weight is None else weight
+    model = jc.Gaussian(dim=dim, ddof=1)
+    _assert_summary_equals_pool(model, flow, sizes, 0.8, lam, 21, 2e-4, 2e-5)
 
 
 @pytest.mark.parametrize(
@@ -91,18 +96,7 @@ def test_linreg_gram_equals_pool_path_chain_by_chain(workflow, weight, num_real)
     assert representation(model, flow, False, None) == SUMMARY
     sizes = Sizes(num_samples=50, num_generations=8, num_real=num_real, num_test=30)
     lam = 0.0 if weight is None else weight
-    root = _prng.key(5)
-    keys = jax.vmap(lambda i: jax.random.fold_in(root, i))(jnp.arange(64))
-
-    def chains(exact):
-        one = lambda k: run_chain(k, model, flow, sizes, 0.9, lam, exact)  # noqa: E731
-        return jax.jit(jax.vmap(one))(keys)
-
-    pool, gram = chains(False), chains(SUMMARY)
-    for name in model.metric_names:
-        a, b = np.asarray(pool[name]), np.asarray(gram[name])
-        assert np.isfinite(b).all(), name
-        np.testing.assert_allclose(b, a, rtol=1e-3, atol=1e-6, err_msg=name)
+    _assert_summary_equals_pool(model, flow, sizes, 0.9, lam, 5, 1e-3, 1e-6)
 
 
 def test_summary_identical_on_1_2_and_8_cpu_devices_and_any_chunk():
