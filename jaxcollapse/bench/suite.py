@@ -75,7 +75,9 @@ def run_workload(work, preset, seed, ceilings, say=lambda _: None):
     chains, n, T = work.sizes(preset)
     rows, rates = [], {}
     for kind, (fn, full_chains, quick_chains) in work.base.items():
-        c = quick_chains if preset == "quick" else full_chains
+        # At --gpu sizes (T up to 1000) the host's baselines run their --quick
+        # chain counts: rates are compared, and the device time is scarce.
+        c = full_chains if preset == "full" else quick_chains
         say(f"{work.name}: baseline {kind}, {c} chains")
         with Meter() as meter:
             mean, sem = fn(c, n, T, seed)

@@ -12,7 +12,7 @@ class Workload:
     """One benchmarked setting. sizes: (num_chains, num_samples, T) for the
     full run, for --quick and (where set) for --gpu, issue 6's accelerator
     sizes; base: baseline name -> (function, chains full, chains quick; --gpu
-    runs the full count); draws: normal draws per chain-generation as a
+    runs the quick count); draws: normal draws per chain-generation as a
     multiple of n
     (None where normal draws are not the cost)."""
 
