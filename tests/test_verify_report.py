@@ -10,6 +10,7 @@ import json
 import math
 
 import numpy as np
+import pytest
 
 from jaxcollapse import verify
 from jaxcollapse.cli import main
@@ -17,7 +18,7 @@ from jaxcollapse.cli import main
 sim_module = importlib.import_module("jaxcollapse.simulate")
 
 
-def test_quick_report_passes_and_covers_every_family(tmp_path, capsys):
+def _report(tmp_path, capsys):
     path = tmp_path / "verify.json"
     code = main(["verify", "--quick", "--no-progress", "--json", str(path)])
     out = capsys.readouterr().out
@@ -33,17 +34,7 @@ def test_quick_report_passes_and_covers_every_family(tmp_path, capsys):
         "categorical",
         "gmm",
     }
-    workflows = {r["workflow"] for r in rows if r["family"] == "gaussian"}
-    assert workflows == {
-        "replace",
-        "accumulate",
-        "accumulate-subsample",
-        "augment",
-        "fresh",
-        "mix",
-    }
     assert record["z_bound"] == verify.z_bound(len(rows), 1e-3)
-    assert len(rows) > 100
     # Every statistical row had a real error bar; rows with sem 0 agree exactly,
     # or (integer-valued metrics) within the report's stated slack.
     slack = math.log(2 * len(rows) / 1e-3) / record["num_chains"]
@@ -56,6 +47,35 @@ def test_quick_report_passes_and_covers_every_family(tmp_path, capsys):
                 assert np.isclose(r["mean"], r["theory"], rtol=1e-5, atol=1e-6), r
         else:
             assert r["sem"] > 0
+    return rows
+
+
+def test_quick_report_on_one_case_a_family_passes(tmp_path, capsys, monkeypatch):
+    """The report end to end on the first case of each family (the default run;
+    the whole --quick report, 19 cases and about 135 s of compilation, is the
+    slow test below, and `jaxcollapse verify --quick` itself)."""
+    every = verify.cases()
+    first = {}
+    for case in every:
+        first.setdefault(case.family, case)
+    monkeypatch.setattr(verify, "cases", lambda: list(first.values()))
+    rows = _report(tmp_path, capsys)
+    assert len(rows) > 20
+
+
+@pytest.mark.slow
+def test_quick_report_passes_and_covers_every_family(tmp_path, capsys):
+    rows = _report(tmp_path, capsys)
+    workflows = {r["workflow"] for r in rows if r["family"] == "gaussian"}
+    assert workflows == {
+        "replace",
+        "accumulate",
+        "accumulate-subsample",
+        "augment",
+        "fresh",
+        "mix",
+    }
+    assert len(rows) > 100
 
 
 def test_report_fails_when_a_closed_form_is_off_by_3_percent(monkeypatch, capsys):
