@@ -179,12 +179,13 @@ def _compile_both(root, chunk, block, by_block, grid_args, static, length):
 
     with ThreadPoolExecutor(2) as pool:
         programs = [job.result() for job in [pool.submit(advance), pool.submit(init)]]
-    return max(map(_planned_bytes, programs))
+    sizes = [b for b in map(_planned_bytes, programs) if b is not None]
+    return max(sizes) if sizes else None
 
 
-def _planned_bytes(compiled) -> int:
-    """Device bytes one compiled program needs (XLA's memory analysis), 0 where
-    the backend does not say."""
+def _planned_bytes(compiled) -> int | None:
+    """Device bytes one compiled program needs (XLA's memory analysis), None
+    where the backend does not say."""
     try:
         m = compiled.memory_analysis()
         return int(
@@ -194,7 +195,7 @@ def _planned_bytes(compiled) -> int:
             - m.alias_size_in_bytes
         )
     except Exception:  # not every backend implements memory_analysis
-        return 0
+        return None
 
 
 def _to_host(tree):
@@ -261,7 +262,12 @@ def chunk_budget(devices) -> int:
         stats = local[0].memory_stats() or {}
     except Exception:  # backends without memory statistics
         stats = {}
-    limit = int(stats.get("bytes_limit") or 0)  # the same on every process
+    limit = int(stats.get("bytes_limit") or 0)
+    if jax.process_count() > 1:  # every process must choose the same chunk
+        from jax.experimental import multihost_utils
+
+        limits = multihost_utils.process_allgather(np.int64(limit))
+        limit = int(np.min(limits))
     return max(DEFAULT_CHUNK_BYTES, (limit // 4) * len(devices))
 
 
@@ -494,7 +500,7 @@ def simulate(
             heads[...] = arrays["heads"]
             restored = [arrays[f"state_{i}"] for i in range(record["num_state"])]
     started = time.perf_counter() - run.seconds
-    compile_seconds, planned = 0.0, 0
+    compile_seconds, planned = 0.0, None
     if run.first_id < padded and T > 0:
         planned = _compile_both(
             root, chunk, block, by_block, (temp_arr, lam_arr), static, length

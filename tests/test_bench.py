@@ -157,3 +157,18 @@ def test_bench_command_writes_json_and_csv(tmp_path, monkeypatch):
     assert [r["method"] for r in record["rows"]][-1] == "jaxcollapse"
     assert table.read_text().count("\n") == len(record["rows"]) + 1
     assert np.isfinite(record["rows"][-1]["chain_gen_per_s"])
+
+
+def test_run_script_entry_is_one_line_and_exit_2(capsys):
+    assert suite.main(["--only", "no-such-workload"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_without_scikit_learn_its_row_is_left_out(monkeypatch, capsys):
+    work = _tiny(suite.WORKLOADS[4], T=2)  # kde replace
+    monkeypatch.setattr(suite, "WORKLOADS", (work,))
+    monkeypatch.setattr(bl, "have_sklearn", lambda: False)
+    assert main(["bench", "--quick", "--no-roofline"]) == 0
+    captured = capsys.readouterr()
+    assert "scikit-learn" in captured.err and "row left out" in captured.err
+    assert "KernelDensity" not in captured.out

@@ -9,8 +9,9 @@ XLA device count for the devices curve), one simulate() call:
   compile time being simulate's own clock (Results.timing["compile_seconds"]);
 - `device_bytes`: the larger chunk program's device memory as XLA plans it,
   summed over devices; `peak_rss`: the process's peak resident set (Linux).
+- the devices curve sets XLA's host device count, so it is a CPU curve.
 
-Once num_chains passes one chunk (simulate's 1 GiB working-memory budget), the
+Once num_chains passes one chunk (simulate's working-memory budget, 1 GiB on CPU), the
 memory curves must stay flat: chunking bounds memory whatever num_chains is.
 """
 
@@ -61,7 +62,8 @@ def _point_child(spec: dict) -> None:
         wall_s=wall,
         compile_s=compile_s,
         rate=spec["chains"] * spec["T"] / max(wall - compile_s, 1e-9),
-        device_bytes=result.timing["device_bytes_planned"] * jax.local_device_count(),
+        device_bytes=(result.timing["device_bytes_planned"] or 0)
+        * jax.local_device_count(),
         chunk_size=result.config["chunk_size"],
         num_devices=jax.local_device_count(),
         std_T=float(result.metrics["std"]["mean"][-1]),
@@ -88,7 +90,7 @@ def run_point(spec: dict) -> dict:
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
     proc.stdout.close()
     if proc.returncode != 0:
-        raise RuntimeError(f"scaling point {spec} failed")
+        raise ValueError(f"scaling point {spec} failed (exit {proc.returncode})")
     out = json.loads(text.strip().splitlines()[-1])
     out["peak_rss"] = usage.ru_maxrss * 1024  # Linux reports KiB
     return out
@@ -167,15 +169,19 @@ def run(quick: bool, out: str, say=lambda _: None) -> dict:
     os.makedirs(out, exist_ok=True)
     info = machine_info() | source_state()
     data = {}
+    record = {"benchmark": "scaling", "quick": quick, "machine": info, "curves": data}
+
+    def save():  # after every point, so a failure keeps the finished ones
+        with open(os.path.join(out, "scaling.json"), "w") as f:
+            json.dump(record, f, indent=1)
+            f.write("\n")
+
     for name, specs in curves(quick).items():
         data[name] = []
         for spec in specs:
             say(f"scaling {name}: {spec}")
             data[name].append(run_point(spec))
-    record = {"benchmark": "scaling", "quick": quick, "machine": info, "curves": data}
-    with open(os.path.join(out, "scaling.json"), "w") as f:
-        json.dump(record, f, indent=1)
-        f.write("\n")
+            save()
     title = (
         f"Gaussian replace, {info['cpu_model']} ({info['cpus_usable']} CPUs), "
         f"jax {info['jax']}, git {info['git_commit']}"

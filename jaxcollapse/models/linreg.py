@@ -63,6 +63,9 @@ class Gram(NamedTuple):
     rhs: jax.Array  # (d,) sum_i w_i x_i y_i
     design: jax.Array  # (m, d) the rows of the first set (D_0's, for the model)
 
+    def total_weight(self) -> jax.Array:
+        return self.weight
+
     def with_total_weight(self, total) -> "Gram":
         ratio = jnp.where(self.weight > 0, total / self.weight, 0.0)
         return self._replace(

@@ -99,6 +99,7 @@ def _solve_lower_loop(tril, b, transpose):
     d = tril.shape[-1]
     mat = tril.T if transpose else tril
     vec = b if b.ndim == 2 else b[:, None]
+    vec = vec.astype(jnp.result_type(tril, vec))
 
     def row(step, x):
         i = d - 1 - step if transpose else step
@@ -114,8 +115,10 @@ def _solve_lower_loop(tril, b, transpose):
 
 
 def cholesky_lower(a):
-    """The lower Cholesky factor of a symmetric (d, d) matrix; NaN entries
-    where `a` is not positive definite, as jnp.linalg.cholesky gives."""
+    """The lower Cholesky factor of a symmetric (d, d) matrix. Where `a` is not
+    positive definite the factor has NaN entries from the failing pivot on
+    (jnp.linalg.cholesky makes the whole matrix NaN); callers test
+    all(isfinite) or let the NaN propagate."""
     d = a.shape[-1]
     if d > UNROLL_MAX:
         return _cholesky_loop(a)
