@@ -42,7 +42,6 @@ import json
 import math
 import os
 import resource
-import subprocess
 import sys
 import time
 
@@ -57,6 +56,7 @@ from jaxcollapse.bench.baselines import (  # noqa: E402
 from jaxcollapse.bench.meter import (  # noqa: E402
     CompileClock,
     Meter,
+    json_child,
     machine_info,
     markdown_table,
     si,
@@ -134,18 +134,7 @@ def run_peak(args):
     ]
     if args.chunk_size:
         command += ["--chunk-size", str(args.chunk_size)]
-    started = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    text = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    proc.stdout.close()
-    if proc.returncode != 0:
-        raise RuntimeError(f"peak-memory subprocess failed with code {proc.returncode}")
-    out = json.loads(text.strip().splitlines()[-1])
-    out["process_wall_s"] = wall
-    out["peak_rss_bytes"] = usage.ru_maxrss * 1024  # Linux reports KiB
+    out = json_child(command, "peak-memory subprocess")
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     out["rusage_children_maxrss_bytes"] = children
     return out

@@ -62,6 +62,26 @@ class CompileClock:
             self.total += duration
 
 
+def json_child(command, what: str, env=None) -> dict:
+    """Run `command`, whose last stdout line is a JSON object; that object
+    with `peak_rss_bytes` (the child's own peak resident set, os.wait4; Linux
+    reports KiB) and `process_wall_s`. ValueError (one line) if it fails."""
+    import json
+
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    text = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    proc.stdout.close()
+    if proc.returncode != 0:
+        raise ValueError(f"{what} failed (exit {proc.returncode})")
+    out = json.loads(text.strip().splitlines()[-1])
+    out["process_wall_s"] = time.perf_counter() - started
+    out["peak_rss_bytes"] = usage.ru_maxrss * 1024
+    return out
+
+
 def si(x):
     if x is None or not math.isfinite(x):
         return "-"

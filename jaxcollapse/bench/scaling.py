@@ -18,7 +18,6 @@ memory curves must stay flat: chunking bounds memory whatever num_chains is.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -82,17 +81,11 @@ def run_point(spec: dict) -> dict:
             if not f.startswith("--xla_force_host_platform_device_count")
         ]
         env["XLA_FLAGS"] = " ".join([*kept, flag])
+    from jaxcollapse.bench.meter import json_child
+
     command = [sys.executable, "-m", "jaxcollapse.bench.scaling", "--_point"]
-    command.append(json.dumps(spec))
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
-    text = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-    proc.stdout.close()
-    if proc.returncode != 0:
-        raise ValueError(f"scaling point {spec} failed (exit {proc.returncode})")
-    out = json.loads(text.strip().splitlines()[-1])
-    out["peak_rss"] = usage.ru_maxrss * 1024  # Linux reports KiB
+    out = json_child([*command, json.dumps(spec)], f"scaling point {spec}", env)
+    out["peak_rss"] = out.pop("peak_rss_bytes")
     return out
 
 
