@@ -104,7 +104,7 @@ class Gaussian:
         if exact:
             return gaussian_group(key, num, self.dim, scale, frame)
         dtype = frame.log_scale.dtype
-        draws = scale * jax.random.normal(key, (num, self.dim), dtype)
+        draws = scale * _prng.normal(key, (num, self.dim), dtype)
         return Pool.full(draws, frame)
 
     def init_truth(self, key):
@@ -225,7 +225,7 @@ class Gaussian:
 
 def _summary(key, num: int, dim: int, scale, frame: Frame) -> Moments:
     """Sufficient statistics of `num` points drawn from N(0, scale^2 I_d) in
-    `frame`: the Pool path's draws (jax.random.normal, bit for bit), reduced as
+    `frame`: the Pool path's draws (_prng.normal, bit for bit), reduced as
     they are made (SUMMARY in models/_base.py).
 
     One pass, sum u and sum u u^T, then scatter = sum u u^T - num m m^T. The
