@@ -13,6 +13,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxcollapse import _prng
 from jaxcollapse.workflows import _frame
 from jaxcollapse.workflows._chisquare import log_chisquare
 from jaxcollapse.workflows._frame import Frame
@@ -93,7 +94,7 @@ def gaussian_group(key, num: int, dim: int, scale, frame: Frame) -> Moments:
     """
     dtype = frame.log_scale.dtype
     k_mean, k_off = jax.random.fold_in(key, 0), jax.random.fold_in(key, 1)
-    mean = scale * jax.random.normal(k_mean, (dim,), dtype) / jnp.sqrt(num)
+    mean = scale * _prng.normal(k_mean, (dim,), dtype) / jnp.sqrt(num)
     diag_keys = [jax.random.fold_in(key, 2 + i) for i in range(dim)]
     diag = jnp.exp(
         0.5
@@ -103,7 +104,7 @@ def gaussian_group(key, num: int, dim: int, scale, frame: Frame) -> Moments:
     )
     bartlett = jnp.diag(diag)
     if dim > 1:
-        bartlett = bartlett + jnp.tril(jax.random.normal(k_off, (dim, dim), dtype), -1)
+        bartlett = bartlett + jnp.tril(_prng.normal(k_off, (dim, dim), dtype), -1)
     scatter = scale**2 * matmul(bartlett, bartlett.T)
     one = jnp.ones((), dtype)
     return Moments(
