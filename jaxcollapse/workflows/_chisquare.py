@@ -18,7 +18,7 @@ for every draw and costs several times more per chain-generation here.
 All proposals of one round come from ONE jax.random.uniform call on (-1, 1)
 (2 x candidates values; one Threefry block per two float32 values): the first
 half become normals as jax.random.normal makes them, sqrt(2) erfinv(w) (in
-float32 with _prng.erfinv_f32, as the Gaussian family's draws), the second half
+float32 with _fastmath.erfinv_f32, as the Gaussian family's draws), the second half
 uniforms |w| on [0, 1). Threefry blocks are most of the cost of the exact fast
 path, so they are counted here.
 
@@ -31,7 +31,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from jaxcollapse._prng import erfinv_f32
+from jaxcollapse._fastmath import erfinv_f32
 
 
 def _erfinv(w):
