@@ -42,9 +42,12 @@ def _np_counts(seqs, weight, vocab):
     return counts
 
 
-def test_counts_match_numpy():
+@pytest.mark.parametrize("backend", ["cpu", "sorted"])
+def test_counts_match_numpy(backend):
+    """Both ways of counting (CPU scatter-add; the accelerators' sort)."""
     pool, seqs, weight = _weighted_pool(0, 40, 5, 7, 9)
-    got = jax.jit(bigram.transition_counts, static_argnums=(1, 2))(pool, 5, jnp.float32)
+    count = jax.jit(bigram.transition_counts, static_argnums=(1, 2, 3))
+    got = count(pool, 5, jnp.float32, backend)
     np.testing.assert_allclose(
         np.asarray(got), _np_counts(seqs, weight, 5), rtol=1e-6, atol=1e-6
     )
