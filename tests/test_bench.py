@@ -19,7 +19,7 @@ from jaxcollapse.cli import main
 from jaxcollapse.theory.gaussian import gaussian_theory
 from tests.conftest import z_limit
 
-NUM_ZTESTS = 4
+NUM_ZTESTS = 7
 Z = z_limit(NUM_ZTESTS)
 
 
@@ -63,6 +63,69 @@ def test_kde_baseline_agrees_with_jaxcollapse():
     )
     stat = res.metrics["test_nll"]
     assert abs(base - stat["mean"][-1]) < Z * math.hypot(base_sem, stat["sem"][-1])
+
+
+def _agree(base, base_sem, results, metric):
+    """|baseline - jaxcollapse| at T below Z combined standard errors."""
+    stat = results.metrics[metric]
+    want, want_sem = float(stat["mean"][-1]), float(stat["sem"][-1])
+    assert abs(base - want) < Z * math.hypot(base_sem, want_sem), (base, want)
+
+
+def test_gmm_baseline_agrees_with_jaxcollapse():
+    """test_nll at T of the per-chain NumPy EM loop against jaxcollapse's GMM."""
+    import jaxcollapse as jc
+
+    # n = 50: at n = 20 a few chains fit spikes and test_nll's tail is heavy.
+    n, T, m = 50, 3, 100
+    base, base_sem = bl.gmm_per_chain(400, n, T, seed=6, num_test=m)
+    res = jc.simulate(
+        jc.GMM(components=2),
+        "replace",
+        num_samples=n,
+        num_generations=T,
+        num_chains=4000,
+        num_test=m,
+        seed=7,
+    )
+    _agree(base, base_sem, res, "test_nll")
+
+
+def test_linreg_accumulate_baseline_agrees_with_jaxcollapse():
+    """test_error at T of the per-chain NumPy OLS loop (stacked pool) against
+    jaxcollapse's LinReg on accumulate."""
+    import jaxcollapse as jc
+
+    d, n, T = 5, 20, 3
+    base, base_sem = bl.linreg_per_chain(2000, n, T, seed=8, dim=d)
+    res = jc.simulate(
+        jc.LinReg(dim=d),
+        "accumulate",
+        num_samples=n,
+        num_generations=T,
+        num_chains=4000,
+        seed=9,
+    )
+    _agree(base, base_sem, res, "test_error")
+
+
+def test_bigram_baseline_agrees_with_jaxcollapse():
+    """test_nll at T of the per-chain NumPy Adam loop against jaxcollapse's
+    Bigram (defaults: V=16, L=32, 50 steps, lr 0.1, fine-tuning)."""
+    import jaxcollapse as jc
+
+    n, T, m = 16, 3, 100
+    base, base_sem = bl.bigram_per_chain(300, n, T, seed=10, num_test=m)
+    res = jc.simulate(
+        jc.Bigram(),
+        "replace",
+        num_samples=n,
+        num_generations=T,
+        num_chains=2000,
+        num_test=m,
+        seed=11,
+    )
+    _agree(base, base_sem, res, "test_nll")
 
 
 def _tiny(work, chains=64, n=10, T=3, base_chains=4):

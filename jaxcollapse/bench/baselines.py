@@ -169,3 +169,275 @@ def categorical_per_chain(chains, n, T, K, zipf, seed):
             _collapsed = float(positive.sum() == 1)
         finals.append(entropy)
     return mean_sem(finals)
+
+
+# --- gmm: 1-D Gaussian mixture by EM (models/gmm.py's algorithm, float64) ---
+
+_GMM_EMPTY = 1e-6  # a component with less of the total weight is empty
+_GMM_FLOOR_ULPS = 64
+_GMM_KMEANS_STEPS = 10
+_KL_STEPS = np.arange(-8.0, 9.0)
+_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(6)
+
+
+def _gmm_truth_means(k):
+    return np.zeros(1) if k == 1 else np.linspace(-3.0, 3.0, k)
+
+
+def _gmm_draw(rng, weight, mean, var, num):
+    """num points: the component by the inverse CDF of one uniform (never an
+    empty trailing one), then mean + sd N(0, 1)."""
+    cum = np.cumsum(weight)
+    u = rng.random(num) * cum[-1]
+    last = np.flatnonzero(weight > 0)[-1]
+    pick = np.minimum(np.searchsorted(cum[:-1], u, side="right"), last)
+    return mean[pick] + np.sqrt(var[pick]) * rng.standard_normal(num)
+
+
+def _gmm_log_components(x, weight, mean, var):
+    """log pi_j + log N(x; mu_j, v_j), shape x.shape + (k,); -inf where pi_j = 0."""
+    with np.errstate(divide="ignore"):
+        logw = np.log(weight)
+    x = x[..., None]
+    return logw - 0.5 * (math.log(2 * math.pi) + np.log(var) + (x - mean) ** 2 / var)
+
+
+def _logsumexp_last(a):
+    top = a.max(axis=-1, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        return np.log(np.exp(a - top).sum(axis=-1)) + top[..., 0]
+
+
+def _gmm_m_step(x, resp, mean, var, floor):
+    """M-step from responsibilities (n, k); an empty component keeps its mean and
+    variance and gets weight 0; variances at least `floor`."""
+    mass = resp.sum(axis=0)
+    alive = mass > _GMM_EMPTY * x.size
+    safe = np.where(alive, mass, 1.0)
+    mean = np.where(alive, resp.T @ x / safe, mean)
+    spread = (resp * (x[:, None] - mean) ** 2).sum(axis=0) / safe
+    var = np.maximum(np.where(alive, spread, var), floor)
+    kept = np.where(alive, mass, 0.0)
+    return kept / kept.sum(), mean, var
+
+
+def _gmm_fit(rng, x, k, em_steps):
+    """k-means++ seeds (unit weights: the first uniform, each next one ∝ D^2, or
+    uniform when every point sits on a centre), 10 Lloyd steps, one M-step on the
+    nearest-centre assignment (unassigned centres: empty, data variance), then
+    em_steps EM steps."""
+    n = x.size
+    floor = (
+        _GMM_FLOOR_ULPS * np.finfo(np.float64).eps * max(1.0, np.abs(x).max())
+    ) ** 2
+    gap = np.full(n, np.inf)
+    centres = np.empty(k)
+    for j in range(k):
+        if j == 0 or not gap.sum() > 0:
+            i = rng.integers(n)
+        else:
+            i = rng.choice(n, p=gap / gap.sum())
+        centres[j] = x[i]
+        gap = np.minimum(gap, (x - x[i]) ** 2)
+    labels = np.arange(k)
+    for _ in range(_GMM_KMEANS_STEPS):
+        nearest = np.argmin((x[:, None] - centres) ** 2, axis=1)
+        hard = (nearest[:, None] == labels).astype(np.float64)
+        mass = hard.sum(axis=0)
+        centres = np.where(mass > 0, x @ hard / np.maximum(mass, 1.0), centres)
+    nearest = np.argmin((x[:, None] - centres) ** 2, axis=1)
+    hard = (nearest[:, None] == labels).astype(np.float64)
+    weight, mean, var = _gmm_m_step(x, hard, centres, np.full(k, x.var()), floor)
+    for _ in range(em_steps):
+        logc = _gmm_log_components(x, weight, mean, var)
+        norm = _logsumexp_last(logc)
+        some = np.isfinite(norm)
+        resp = np.where(
+            some[:, None], np.exp(logc - np.where(some, norm, 0.0)[:, None]), 0.0
+        )
+        weight, mean, var = _gmm_m_step(x, resp, mean, var, floor)
+    return weight, mean, var
+
+
+def _gmm_kl(weight, mean, var, truth):
+    """KL(q || P) by composite 6-point Gauss-Legendre between the breakpoints
+    mu_c + s sd_c, s = -8..8, of every model and truth component."""
+    centre = np.concatenate([mean, truth[1]])
+    sd = np.sqrt(np.concatenate([var, truth[2]]))
+    edges = np.sort((centre[:, None] + sd[:, None] * _KL_STEPS).ravel())
+    half = 0.5 * np.diff(edges)
+    points = 0.5 * (edges[1:] + edges[:-1])[:, None] + half[:, None] * _GL_NODES
+    log_q = _logsumexp_last(_gmm_log_components(points, weight, mean, var))
+    log_p = _logsumexp_last(_gmm_log_components(points, *truth))
+    q = np.exp(log_q)
+    with np.errstate(invalid="ignore"):
+        integrand = np.where(q > 0, q * (log_q - log_p), 0.0)
+    return float((half[:, None] * _GL_WEIGHTS * integrand).sum())
+
+
+def gmm_per_chain(chains, n, T, seed, components=2, em_steps=20, num_test=500):
+    """1-D Gaussian mixture, replace: truth an equal mixture of `components` unit
+    Gaussians at means evenly spaced over [-3, 3]; fit = models/gmm.py's EM
+    (k-means++ seeding from the chain's rng, 10 Lloyd steps, one M-step on the
+    hard assignment, em_steps EM steps in log space, empty components (mass <=
+    1e-6 of the total) keep mean and variance with weight 0, variance floor
+    (64 eps max(1, max |x|))^2 with float64's eps); sample = component by the
+    weights, then N(mu_j, v_j). Per generation test_nll on num_test held-out
+    truth points, kl (the same quadrature) and the components sorted by mean.
+    Returns test_nll at T."""
+    k = components
+    truth = (np.full(k, 1.0 / k), _gmm_truth_means(k), np.ones(k))
+    finals = []
+    for c in range(chains):
+        rng = np.random.default_rng([seed, c])
+        data = _gmm_draw(rng, *truth, n)
+        test = _gmm_draw(rng, *truth, num_test)
+        weight, mean, var = _gmm_fit(rng, data, k, em_steps)
+        for t in range(T + 1):
+            if t > 0:
+                data = _gmm_draw(rng, weight, mean, var, n)
+                weight, mean, var = _gmm_fit(rng, data, k, em_steps)
+            logq = _logsumexp_last(_gmm_log_components(test, weight, mean, var))
+            test_nll = -logq.mean()
+            _kl = _gmm_kl(weight, mean, var, truth)
+            order = np.argsort(mean)
+            _summary = (weight[order], mean[order], var[order])
+        finals.append(test_nll)
+    return mean_sem(finals)
+
+
+# --- linreg: OLS on a fixed Gaussian design, accumulate ---
+
+
+def linreg_per_chain(chains, n, T, seed, dim=10, noise=1.0, workflow="accumulate"):
+    """y = x·w* + s eps, w* = (1, ..., 1) / sqrt(d), x ~ N(0, I_d): each chain
+    draws its design X (n x d) once; D_0 = (X, X w* + s eps); generation t draws
+    y = X w_hat + s eps on the same X; accumulate stacks every generation's rows
+    (the papers' growing arrays), replace keeps the newest; OLS refit by the
+    normal equations, np.linalg.solve(X^T X, X^T y) on the whole pool (4-10x
+    faster here than np.linalg.lstsq's SVD, and immune to the 100x slowdown
+    threaded OpenBLAS lstsq showed on a shared 2-core machine). Per generation
+    test_error = param_sqerr = ||w_hat - w*||^2 (E over fresh isotropic x of
+    (x·(w_hat - w*))^2). Returns test_error at T."""
+    w_true = np.full(dim, 1.0 / math.sqrt(dim))
+    finals = []
+    for c in range(chains):
+        rng = np.random.default_rng([seed, c])
+        design = rng.standard_normal((n, dim))
+        xs = design
+        ys = design @ w_true + noise * rng.standard_normal(n)
+        w_hat = np.linalg.solve(xs.T @ xs, xs.T @ ys)
+        for t in range(T + 1):
+            if t > 0:
+                y = design @ w_hat + noise * rng.standard_normal(n)
+                if workflow == "replace":
+                    ys = y
+                else:
+                    xs = np.concatenate([xs, design])
+                    ys = np.concatenate([ys, y])
+                w_hat = np.linalg.solve(xs.T @ xs, xs.T @ ys)
+            test_error = float(np.sum((w_hat - w_true) ** 2))
+            _param_sqerr = test_error
+        finals.append(test_error)
+    return mean_sem(finals)
+
+
+# --- bigram: softmax bigram logits trained by Adam, replace ---
+
+
+def bigram_truth(vocab, zipf):
+    """models/bigram.py's truth: row i puts the Zipf(zipf) probabilities on the
+    columns in the order of the ranks of row i of PCG64(0)'s first V^2 raw words."""
+    zipf_probs = np.arange(1, vocab + 1, dtype=np.float64) ** -float(zipf)
+    zipf_probs /= zipf_probs.sum()
+    words = np.random.PCG64(0).random_raw(vocab * vocab).reshape(vocab, vocab)
+    rank = np.argsort(np.argsort(words, axis=1, kind="stable"), axis=1, kind="stable")
+    return zipf_probs[rank]
+
+
+def _markov_sequences(rng, probs, num, length):
+    """num sequences: the first symbol uniform, each next by the inverse CDF of
+    one uniform on its row of probs (rows may be unnormalised)."""
+    vocab = probs.shape[0]
+    cum = np.cumsum(probs, axis=1)
+    last = vocab - 1 - np.argmax((probs > 0)[:, ::-1], axis=1)
+    seqs = np.empty((num, length), np.int64)
+    seqs[:, 0] = rng.integers(0, vocab, num)
+    for pos in range(1, length):
+        prev = seqs[:, pos - 1]
+        row = cum[prev]
+        u = rng.random(num) * row[:, -1]
+        below = (row[:, :-1] <= u[:, None]).sum(axis=1)
+        seqs[:, pos] = np.minimum(below, last[prev])
+    return seqs
+
+
+def _transition_counts(seqs, vocab):
+    pairs = (seqs[:, :-1] * vocab + seqs[:, 1:]).ravel()
+    return np.bincount(pairs, minlength=vocab * vocab).reshape(vocab, vocab)
+
+
+def _log_softmax_rows(logits):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def bigram_per_chain(
+    chains,
+    n,
+    T,
+    seed,
+    vocab=16,
+    seq_len=32,
+    train_steps=50,
+    learning_rate=0.1,
+    zipf=1.1,
+    num_test=500,
+    finetune=True,
+):
+    """Softmax bigram over V = vocab symbols, replace: truth bigram_truth(vocab,
+    zipf), first symbols uniform; fit = train_steps steps of Adam (b1 0.9, b2
+    0.999, eps 1e-8, bias-corrected, moments zeroed each fit: optax.adam's
+    defaults) at learning_rate on the per-transition cross-entropy of the n
+    training sequences, gradient R_i softmax(theta_i) - C_ij (C the counts over
+    their total, R_i its row sums), from the previous logits (finetune) or zeros;
+    sample = n sequences of seq_len by the inverse CDF of softmax(theta[prev]).
+    Per generation test_nll on num_test held-out truth sequences (per transition),
+    entropy, num_missing_transitions. Returns test_nll at T."""
+    truth = bigram_truth(vocab, zipf)
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    finals = []
+    for c in range(chains):
+        rng = np.random.default_rng([seed, c])
+        seqs = _markov_sequences(rng, truth, n, seq_len)
+        ref = _transition_counts(
+            _markov_sequences(rng, truth, num_test, seq_len), vocab
+        )
+        context = ref.sum(axis=1) / ref.sum()
+        logits = np.zeros((vocab, vocab))
+        for t in range(T + 1):
+            if t > 0:
+                unnorm = np.exp(logits - logits.max(axis=1, keepdims=True))
+                seqs = _markov_sequences(rng, unnorm, n, seq_len)
+            counts = _transition_counts(seqs, vocab) / (n * (seq_len - 1))
+            rows = counts.sum(axis=1, keepdims=True)
+            if not finetune:
+                logits = np.zeros((vocab, vocab))
+            m = np.zeros((vocab, vocab))
+            v = np.zeros((vocab, vocab))
+            for step in range(1, train_steps + 1):
+                shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+                grad = rows * shifted / shifted.sum(axis=1, keepdims=True) - counts
+                m = b1 * m + (1 - b1) * grad
+                v = b2 * v + (1 - b2) * grad * grad
+                m_hat = m / (1 - b1**step)
+                v_hat = v / (1 - b2**step)
+                logits = logits - learning_rate * m_hat / (np.sqrt(v_hat) + eps)
+            log_probs = _log_softmax_rows(logits)
+            probs = np.exp(log_probs)
+            test_nll = -np.sum(ref * log_probs) / ref.sum()
+            _entropy = np.sum(context * -np.sum(probs * log_probs, axis=1))
+            _missing = np.sum(probs < 1.0 / (100 * vocab))
+        finals.append(test_nll)
+    return mean_sem(finals)

@@ -62,6 +62,18 @@ def _categorical(c, n, T, seed):
     return bl.categorical_per_chain(c, n, T, 100, 1.1, seed)
 
 
+def _gmm(c, n, T, seed):
+    return bl.gmm_per_chain(c, n, T, seed, components=2, em_steps=20, num_test=500)
+
+
+def _linreg(c, n, T, seed):
+    return bl.linreg_per_chain(c, n, T, seed, dim=10, workflow="accumulate")
+
+
+def _bigram(c, n, T, seed):
+    return bl.bigram_per_chain(c, n, T, seed, vocab=16, seq_len=32, train_steps=50)
+
+
 WORKLOADS = (
     Workload(
         "gaussian replace, sample-level",
@@ -158,6 +170,7 @@ WORKLOADS = (
         (20_000, 100, 50),
         (4000, 100, 20),
         "test_nll",
+        base={"loop": (_gmm, 16, 10)},
     ),
     Workload(
         "linreg accumulate (d=10)",
@@ -166,6 +179,7 @@ WORKLOADS = (
         (20_000, 100, 50),
         (4000, 100, 20),
         "test_error",
+        base={"loop": (_linreg, 500, 400)},
     ),
     Workload(
         "bigram replace (V=16, L=32, 50 Adam steps)",
@@ -174,5 +188,6 @@ WORKLOADS = (
         (4000, 64, 20),
         (1000, 64, 5),
         "test_nll",
+        base={"loop": (_bigram, 30, 30)},
     ),
 )
