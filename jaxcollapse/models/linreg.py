@@ -89,6 +89,9 @@ class LinRegParams(NamedTuple):
     weights: jax.Array  # (d,) w_hat
     design: jax.Array  # (n_r, d) design rows 0..n_r-1 (D_0's x)
     design_key: jax.Array  # (2,) uint32 key data of the rows past n_r
+    # sum over the design rows of x x^T, computed once at generation 0: a
+    # synthetic set on the whole design has this Gram every generation
+    design_gram: jax.Array  # (d, d)
 
 
 @dataclass(frozen=True)
@@ -128,8 +131,9 @@ class LinReg:
         dtype = dtype or jnp.zeros(()).dtype
         return jnp.full((self.dim,), 1.0 / math.sqrt(self.dim), dtype)
 
-    def _rows(self, x, w, scale, key, exact=False):
-        """The rows (x, x·w + scale eps): a Pool, or their Gram (SUMMARY)."""
+    def _rows(self, x, w, scale, key, exact=False, gram=None):
+        """The rows (x, x·w + scale eps): a Pool, or their Gram (SUMMARY;
+        `gram`, when given, is sum x x^T of these rows, already computed)."""
         eps = jax.random.normal(key, (x.shape[0],), x.dtype)
         y = tree_sum(x * w, 1) + scale * eps
         if exact == SUMMARY:
@@ -137,7 +141,7 @@ class LinReg:
             weight = jnp.asarray(x.shape[0], x.dtype)
             return Gram(
                 weight,
-                weighted_scatter(ones, x),
+                weighted_scatter(ones, x) if gram is None else gram,
                 weighted_mean(ones, x * y[:, None]),
                 x,
             )
@@ -162,7 +166,16 @@ class LinReg:
         """Design rows 0..num-1 with y = x·w_hat + tau s eps."""
         design = params.design
         have = design.shape[0]
-        if num <= have:
+        if num == have:
+            return self._rows(
+                design,
+                params.weights,
+                temperature * self.noise,
+                key,
+                exact,
+                params.design_gram,
+            )
+        if num < have:
             x = design[:num]
         else:
             extra_key = jax.random.wrap_key_data(
@@ -198,9 +211,10 @@ class LinReg:
         z = z + solve(rhs - matvec(gram, z))
         weights = z / scale
         if previous is not None:
-            return LinRegParams(weights, previous.design, previous.design_key)
+            return previous._replace(weights=weights)
         design_key = jax.random.key_data(jax.random.fold_in(key, 1))
-        return LinRegParams(weights, x, design_key)
+        design_gram = weighted_scatter(jnp.ones(x.shape[:1], x.dtype), x)
+        return LinRegParams(weights, x, design_key, design_gram)
 
     def _log_density(self, w, pool: Pool) -> jax.Array:
         d = self.dim
