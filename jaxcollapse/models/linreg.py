@@ -133,18 +133,24 @@ class LinReg:
 
     def _rows(self, x, w, scale, key, exact=False, gram=None):
         """The rows (x, x·w + scale eps): a Pool, or their Gram (SUMMARY;
-        `gram`, when given, is sum x x^T of these rows, already computed)."""
+        `gram`, when given, is sum x x^T of these rows, already computed, and
+        then sum x y = G w + scale X^T eps, which skips forming y: the same
+        draws, and the same numbers up to rounding)."""
         eps = jax.random.normal(key, (x.shape[0],), x.dtype)
-        y = tree_sum(x * w, 1) + scale * eps
         if exact == SUMMARY:
             ones = jnp.ones(x.shape[:1], x.dtype)
             weight = jnp.asarray(x.shape[0], x.dtype)
-            return Gram(
-                weight,
-                weighted_scatter(ones, x) if gram is None else gram,
-                weighted_mean(ones, x * y[:, None]),
-                x,
-            )
+            if gram is None:
+                y = tree_sum(x * w, 1) + scale * eps
+                return Gram(
+                    weight,
+                    weighted_scatter(ones, x),
+                    weighted_mean(ones, x * y[:, None]),
+                    x,
+                )
+            rhs = matvec(gram, w) + scale * weighted_mean(eps, x)
+            return Gram(weight, gram, rhs, x)
+        y = tree_sum(x * w, 1) + scale * eps
         return Pool.full(jnp.concatenate([x, y[:, None]], axis=1), None)
 
     def init_truth(self, key):
