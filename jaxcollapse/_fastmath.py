@@ -72,3 +72,10 @@ def erfinv_f32(x):
     central = _horner(_GILES_CENTRAL, w - np.float32(2.5))
     tail = _horner(_GILES_TAIL, jnp.sqrt(w) - np.float32(3.0))
     return jnp.where(w < np.float32(5.0), central, tail) * x
+
+
+def erfinv(x):
+    """erfinv_f32 for float32 x, XLA's erf_inv for other dtypes (the one
+    place that choice is made: the normal sampler and the exact path's
+    chi-square proposals both call this)."""
+    return erfinv_f32(x) if x.dtype == jnp.float32 else lax.erf_inv(x)

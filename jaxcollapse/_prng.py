@@ -32,7 +32,7 @@ import numpy as np
 from jax import lax
 from jax.extend.random import define_prng_impl
 
-from jaxcollapse._fastmath import erfinv_f32
+from jaxcollapse._fastmath import erfinv
 
 # Rotation constants R_{2x32} and the key-schedule parity constant of the
 # Threefish/Threefry specification (Salmon et al. 2011, table 4).
@@ -142,8 +142,7 @@ def _bits_to_normal(bits, dtype):
     lo = np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype), dtype=dtype)
     hi = np.array(1.0, dtype)
     u = lax.max(lo, unit * (hi - lo) + lo)
-    inverse = erfinv_f32(u) if dtype == jnp.float32 else lax.erf_inv(u)
-    return np.array(np.sqrt(2), dtype) * inverse
+    return np.array(np.sqrt(2), dtype) * erfinv(u)
 
 
 def normal(key, shape, dtype):

@@ -18,8 +18,8 @@ for every draw and costs several times more per chain-generation here.
 All proposals of one round come from ONE jax.random.uniform call on (-1, 1)
 (2 x candidates values; one Threefry block per two float32 values): the first
 half become normals as jax.random.normal makes them, sqrt(2) erfinv(w) (in
-float32 with _fastmath.erfinv_f32, as the Gaussian family's draws), the second half
-uniforms |w| on [0, 1). Threefry blocks are most of the cost of the exact fast
+float32 with _fastmath.erfinv_f32, as the Gaussian family's draws), the second
+half uniforms |w| on [0, 1). Threefry blocks are most of the cost of the exact fast
 path, so they are counted here.
 
 The result is exact (rejection sampling is exact however many proposals it
@@ -31,11 +31,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from jaxcollapse._fastmath import erfinv_f32
-
-
-def _erfinv(w):
-    return erfinv_f32(w) if w.dtype == jnp.float32 else jax.scipy.special.erfinv(w)
+from jaxcollapse._fastmath import erfinv
 
 
 def candidates(a: float) -> int:
@@ -52,7 +48,7 @@ def _propose(key, d: float, c: float, count: int, dtype):
     """`count` Marsaglia-Tsang proposals; (any accepted, first accepted)."""
     lo = jnp.nextafter(jnp.asarray(-1.0, dtype), jnp.asarray(1.0, dtype))
     w = jax.random.uniform(key, (2 * count,), dtype, minval=lo, maxval=1.0)
-    x = math.sqrt(2.0) * _erfinv(w[:count])
+    x = math.sqrt(2.0) * erfinv(w[:count])
     u = jnp.abs(w[count:])
     v = (1.0 + c * x) ** 3
     safe_v = jnp.where(v > 0, v, 1.0)
