@@ -137,20 +137,15 @@ class LinReg:
         then sum x y = G w + scale X^T eps, which skips forming y: the same
         draws, and the same numbers up to rounding)."""
         eps = jax.random.normal(key, (x.shape[0],), x.dtype)
-        if exact == SUMMARY:
-            ones = jnp.ones(x.shape[:1], x.dtype)
-            weight = jnp.asarray(x.shape[0], x.dtype)
-            if gram is None:
-                y = tree_sum(x * w, 1) + scale * eps
-                return Gram(
-                    weight,
-                    weighted_scatter(ones, x),
-                    weighted_mean(ones, x * y[:, None]),
-                    x,
-                )
+        weight = jnp.asarray(x.shape[0], x.dtype)
+        if exact == SUMMARY and gram is not None:
             rhs = matvec(gram, w) + scale * weighted_mean(eps, x)
             return Gram(weight, gram, rhs, x)
         y = tree_sum(x * w, 1) + scale * eps
+        if exact == SUMMARY:
+            ones = jnp.ones(x.shape[:1], x.dtype)
+            rhs = weighted_mean(ones, x * y[:, None])
+            return Gram(weight, weighted_scatter(ones, x), rhs, x)
         return Pool.full(jnp.concatenate([x, y[:, None]], axis=1), None)
 
     def init_truth(self, key):
@@ -172,16 +167,8 @@ class LinReg:
         """Design rows 0..num-1 with y = x·w_hat + tau s eps."""
         design = params.design
         have = design.shape[0]
-        if num == have:
-            return self._rows(
-                design,
-                params.weights,
-                temperature * self.noise,
-                key,
-                exact,
-                params.design_gram,
-            )
-        if num < have:
+        gram = params.design_gram if num == have else None  # the whole design
+        if num <= have:
             x = design[:num]
         else:
             extra_key = jax.random.wrap_key_data(
@@ -189,7 +176,8 @@ class LinReg:
             )
             extra = jax.random.normal(extra_key, (num - have, self.dim), design.dtype)
             x = jnp.concatenate([design, extra])
-        return self._rows(x, params.weights, temperature * self.noise, key, exact)
+        scale = temperature * self.noise
+        return self._rows(x, params.weights, scale, key, exact, gram)
 
     def fit(self, key, train, previous: LinRegParams | None = None):
         """Weighted least squares (module docstring) on a Pool or a Gram.
