@@ -163,9 +163,12 @@ def test_checkpoint_path_that_is_a_file_is_refused(tmp_path, capsys):
 
 
 # About 4 s of work after start-up, saving a 40 MB carry every 5 generations.
+# Long enough that a kill up to 1 s after the first save lands before the run
+# ends (about 4 s left after it on the 2-core machine; 50 generations of 5000
+# chains left 0.5 s once the sampler got faster, and some runs were not killed).
 KILL_RUN = [
     "--workflow", "accumulate", "--exact-path", "off", "--num-samples", "20",
-    "--generations", "50", "--chains", "5000", "--seed", "5", "--no-progress",
+    "--generations", "400", "--chains", "10000", "--seed", "5", "--no-progress",
     "--checkpoint-interval", "0",
 ]  # fmt: skip
 
