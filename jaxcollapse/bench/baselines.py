@@ -346,16 +346,6 @@ def linreg_per_chain(chains, n, T, seed, dim=10, noise=1.0, workflow="accumulate
 # --- bigram: softmax bigram logits trained by Adam, replace ---
 
 
-def bigram_truth(vocab, zipf):
-    """models/bigram.py's truth: row i puts the Zipf(zipf) probabilities on the
-    columns in the order of the ranks of row i of PCG64(0)'s first V^2 raw words."""
-    zipf_probs = np.arange(1, vocab + 1, dtype=np.float64) ** -float(zipf)
-    zipf_probs /= zipf_probs.sum()
-    words = np.random.PCG64(0).random_raw(vocab * vocab).reshape(vocab, vocab)
-    rank = np.argsort(np.argsort(words, axis=1, kind="stable"), axis=1, kind="stable")
-    return zipf_probs[rank]
-
-
 def _markov_sequences(rng, probs, num, length):
     """num sequences: the first symbol uniform, each next by the inverse CDF of
     one uniform on its row of probs (rows may be unnormalised)."""
@@ -396,16 +386,19 @@ def bigram_per_chain(
     num_test=500,
     finetune=True,
 ):
-    """Softmax bigram over V = vocab symbols, replace: truth bigram_truth(vocab,
-    zipf), first symbols uniform; fit = train_steps steps of Adam (b1 0.9, b2
-    0.999, eps 1e-8, bias-corrected, moments zeroed each fit: optax.adam's
-    defaults) at learning_rate on the per-transition cross-entropy of the n
-    training sequences, gradient R_i softmax(theta_i) - C_ij (C the counts over
-    their total, R_i its row sums), from the previous logits (finetune) or zeros;
-    sample = n sequences of seq_len by the inverse CDF of softmax(theta[prev]).
-    Per generation test_nll on num_test held-out truth sequences (per transition),
-    entropy, num_missing_transitions. Returns test_nll at T."""
-    truth = bigram_truth(vocab, zipf)
+    """Softmax bigram over V = vocab symbols, replace: truth the model's own table
+    (models/bigram.py's truth_probs, NumPy), first symbols uniform; fit =
+    train_steps steps of Adam (b1 0.9, b2 0.999, eps 1e-8, bias-corrected, moments
+    zeroed each fit: optax.adam's defaults) at learning_rate on the per-transition
+    cross-entropy of the n training sequences, gradient R_i softmax(theta_i) - C_ij
+    (C the counts over their total, R_i its row sums), from the previous logits
+    (finetune) or zeros; sample = n sequences of seq_len by the inverse CDF of
+    softmax(theta[prev]). Per generation test_nll on num_test held-out truth
+    sequences (per transition), entropy, num_missing_transitions. Returns test_nll
+    at T."""
+    from jaxcollapse.models.bigram import truth_probs
+
+    truth = truth_probs(vocab, zipf)
     b1, b2, eps = 0.9, 0.999, 1e-8
     finals = []
     for c in range(chains):
