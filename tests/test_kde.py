@@ -14,6 +14,7 @@ from scipy import integrate, special, stats
 
 import jaxcollapse as jc
 from jaxcollapse.chain import Sizes, advance_chain, init_chain
+from jaxcollapse.models import kde as kde_module
 from jaxcollapse.models.kde import KDE, distinct_roots
 from jaxcollapse.theory import kde as kde_theory
 from jaxcollapse.workflows import Pool, get_workflow
@@ -107,10 +108,15 @@ def _weighted_pool(rng, capacity, count, dim):
     return pool, data, weight, root
 
 
-@pytest.mark.parametrize("bandwidth", [0.3, "scott"])
-def test_fit_density_and_metrics_match_numpy(bandwidth):
-    """Weighted pool with zero weights and empty slots; more slots and query
-    points than one block of the streaming log-sum-exp."""
+@pytest.mark.parametrize(
+    "bandwidth, pool_block", [(0.3, None), ("scott", None), (0.3, 16)]
+)
+def test_fit_density_and_metrics_match_numpy(bandwidth, pool_block, monkeypatch):
+    """Weighted pool with zero weights and empty slots; more query points than
+    one block of the streaming log-sum-exp, and (pool_block 16) more slots than
+    one pool block, so the running (max, sum) over pool blocks is checked too."""
+    if pool_block is not None:
+        monkeypatch.setattr(kde_module, "POOL_BLOCK", pool_block)
     rng = np.random.default_rng(0)
     dim, capacity, count = 2, 70, 50
     pool, data, weight, root = _weighted_pool(rng, capacity, count, dim)
@@ -147,6 +153,17 @@ def test_distinct_roots_counts_labels_of_positive_weight():
     root = jnp.asarray([3, 3, 0, -1, 7, 7, 2, 5, 0], jnp.int32)
     weight = jnp.asarray([1, 1, 0.5, 1, 0, 2, 0, 1, 0], jnp.float32)
     assert int(distinct_roots(root, weight)) == 4  # labels 3, 0, 7, 5
+
+
+def test_distinct_roots_matches_numpy_unique():
+    rng = np.random.default_rng(3)
+    count = jax.jit(distinct_roots)
+    for capacity in (1, 7, 100, 1000):
+        root = rng.integers(-1, capacity, capacity)
+        weight = rng.random(capacity) * (rng.random(capacity) < 0.6)
+        live = root[(weight > 0) & (root >= 0)]
+        got = count(jnp.asarray(root, jnp.int32), jnp.asarray(weight, jnp.float32))
+        assert int(got) == np.unique(live).size
 
 
 def test_collapsed_bandwidth_gives_inf_not_nan():
