@@ -145,16 +145,31 @@ def _bits_to_normal(bits, dtype):
     return np.array(np.sqrt(2), dtype) * erfinv(u)
 
 
-def normal(key, shape, dtype):
+def normal(key, shape, dtype, materialise: bool = False):
     """Standard normal draws for a key of this generator: jax.random.normal's
     recipe and bits (the same uniforms), with erfinv_f32 in float32, which is
     more accurate and, fused with the hash, 1.2-1.4x faster per draw than XLA's
     erf_inv on the CPU benchmark machine (per-chain draws reduced at once).
     The Gaussian family draws its points with this (Pool path) or with
-    fused_normal (SUMMARY), which agree bit for bit."""
+    fused_normal (SUMMARY), which agree bit for bit.
+
+    materialise: also for fewer than _MATERIALISE_FROM values, compute the
+    draws once (bits and normals, each through _materialise's division) for
+    a few draws that many values depend on, such as the d normals of a d x d
+    matrix-vector product, into each of whose d^2 products XLA would otherwise
+    copy the hash and erfinv (linreg's exact path: 10 draws hashed 160 times,
+    about half of its run)."""
     dtype = jnp.dtype(dtype)
     width = jnp.finfo(dtype).bits
-    bits = _random_bits(jax.random.key_data(key), width, shape)
+    words = jax.random.key_data(key)
+    num = math.prod(shape)
+    if materialise and num < _MATERIALISE_FROM:
+        bits = _materialise(words, _random_bits(words, width, shape, False))
+        z = _bits_to_normal(bits, dtype)
+        uint = {32: jnp.uint32, 64: jnp.uint64}[width]
+        z = _materialise(words, lax.bitcast_convert_type(z, uint))  # the floats'
+        return lax.bitcast_convert_type(z, dtype)  # bits, exactly, once
+    bits = _random_bits(words, width, shape)
     return _bits_to_normal(bits, dtype)
 
 

@@ -1,6 +1,6 @@
 """The `linreg` family: the weighted least-squares fit against NumPy, the fixed
 design, the engine against the exact theory. Budget: ALPHA_MODULE (conftest)
-shared by Bonferroni over every z-score in this module."""
+shared by Bonferroni over every z-score and KS test in this module."""
 
 import math
 
@@ -14,18 +14,23 @@ import jaxcollapse as jc
 from jaxcollapse.models.linreg import LinReg
 from jaxcollapse.theory.linreg import theory
 from jaxcollapse.workflows import Pool
-from tests.conftest import z_limit
+from tests.conftest import ALPHA_MODULE, z_limit
 
 THEORY_CASES = [
-    # (workflow, real_weight); each runs temperatures 1.0 and 0.6 in one program
-    ("replace", None),
-    ("accumulate", None),
-    ("mix", 0.3),
+    # (workflow, real_weight, exact_path); each runs temperatures 1.0 and 0.6
+    # in one program. "on": X^T eps drawn as L z; "off": n noise values drawn
+    ("replace", None, "on"),
+    ("accumulate", None, "on"),
+    ("mix", 0.3, "on"),
+    ("replace", None, "off"),
+    ("accumulate", None, "off"),
 ]
 TEMPERATURES = [1.0, 0.6]
 CHECK_GENERATIONS = (1, 3, 10)
 NUM_COMPARISONS = len(THEORY_CASES) * len(TEMPERATURES) * len(CHECK_GENERATIONS)
-Z = z_limit(NUM_COMPARISONS)
+NUM_KS = 4  # test_design_factor_and_exact_sets: one KS test per column
+Z = z_limit(NUM_COMPARISONS + NUM_KS)
+KS_ALPHA = ALPHA_MODULE / (NUM_COMPARISONS + NUM_KS)
 SIM = dict(num_samples=20, num_generations=10, num_chains=4000, seed=31)
 
 
@@ -125,6 +130,31 @@ def test_fixed_design_is_shared_by_real_fresh_and_synthetic_sets():
     assert 0.05 < np.std(np.asarray(resid)) < 0.6
 
 
+def test_design_factor_and_exact_sets():
+    """The design's Cholesky factor L L^T = G, computed once at generation 0,
+    and an exact-path synthetic set: the design's Gram, sum x y = G w + s L z."""
+    model = LinReg(dim=4, noise=0.7)
+    key = jax.random.key(5)
+    truth = model.init_truth(key)
+    real = model.sample_truth(jax.random.fold_in(key, 1), truth, 30, True)
+    params = model.fit(jax.random.fold_in(key, 2), real)
+    x = np.asarray(params.design, np.float64)
+    np.testing.assert_allclose(params.design_gram, x.T @ x, rtol=1e-5)
+    chol = np.asarray(params.design_chol, np.float64)
+    assert np.allclose(chol, np.tril(chol))
+    np.testing.assert_allclose(chol @ chol.T, x.T @ x, rtol=1e-4, atol=1e-4)
+    synthetic = model.sample(jax.random.fold_in(key, 3), params, 30, 1.0, True)
+    np.testing.assert_array_equal(synthetic.gram, params.design_gram)
+    assert float(synthetic.weight) == 30
+    # sum x y - G w_hat = s L z: its law is N(0, s^2 G); whitened by L, N(0, s^2 I)
+    keys = jax.random.split(jax.random.key(6), 4000)
+    draw = jax.vmap(lambda k: model.sample(k, params, 30, 1.0, True).rhs)
+    noise = np.asarray(draw(keys), np.float64) - x.T @ x @ np.asarray(params.weights)
+    white = np.linalg.solve(chol, noise.T).T / 0.7
+    for column in white.T:
+        assert stats.kstest(column, "norm").pvalue > KS_ALPHA
+
+
 def test_log_densities():
     model = LinReg(dim=2, noise=0.7)
     rows = np.array([[0.5, -1.0, 0.3], [2.0, 0.1, -1.0]])
@@ -162,22 +192,24 @@ _RUNS = {}
 
 def _run(case, chunk_size=None):
     """One simulation per setting, shared by the tests below."""
-    workflow, lam = case
+    workflow, lam, exact_path = case
     if (case, chunk_size) not in _RUNS:
         _RUNS[case, chunk_size] = jc.simulate(
             LinReg(dim=3, noise=0.8),
             workflow,
             temperature=TEMPERATURES,
             real_weight=lam,
+            exact_path=exact_path,
             chunk_size=chunk_size,
             **SIM,
         )
     return _RUNS[case, chunk_size]
 
 
-@pytest.mark.parametrize("case", THEORY_CASES, ids=lambda c: c[0])
+@pytest.mark.parametrize("case", THEORY_CASES, ids=lambda c: f"{c[0]}-exact-{c[2]}")
 def test_simulation_matches_theory(case):
     for res in _run(case):
+        assert res.config["exact_path"] == (case[2] == "on")
         expected = res.theory
         assert set(expected) == {"test_error", "param_sqerr"}
         stat = res.metrics["test_error"]

@@ -96,3 +96,22 @@ def test_normal_is_jax_random_normals_recipe_on_the_same_bits():
     ours = np.asarray(_prng.normal(key, (4096,), jnp.float32), np.float64)
     theirs = np.asarray(jax.random.normal(key, (4096,), jnp.float32), np.float64)
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("num", [1, 10, 15, 16, 40])
+def test_materialised_normal_draws_are_the_same_values(num):
+    """materialise=True only changes how XLA schedules the draws (computed
+    once, not copied into each consumer): the same bits, jitted and under vmap,
+    whatever feeds on them (here a d x d product, the case it is for)."""
+    keys = jax.vmap(lambda i: jax.random.fold_in(_prng.key(9), i))(jnp.arange(64))
+
+    def product(materialise):
+        def one(k):
+            z = _prng.normal(k, (num,), jnp.float32, materialise=materialise)
+            return jnp.outer(jnp.arange(1.0, 4.0), z), z
+
+        return jax.jit(jax.vmap(one))(keys)
+
+    (pa, za), (pb, zb) = product(False), product(True)
+    np.testing.assert_array_equal(za, zb)
+    np.testing.assert_array_equal(pa, pb)

@@ -19,6 +19,19 @@ collapse inevitable?"). The model carries its design (D_0's rows and the
 second stream's key) from fit to fit (fit's `previous`), because sampling
 sees only the model.
 
+Exact fast path (exact_path auto/on, on the workflows that only union and
+reweight sets): sets are Grams (below), and a synthetic set on the whole
+design X draws its statistics instead of its n noise values. The fit sees the
+set only through G = X^T X, fixed, and X^T y = G w_hat + tau s X^T eps, and
+X^T eps ~ N(0, G) exactly given X; so X^T eps is drawn as L z, z ~ N(0, I_d),
+with L L^T = G the design's Cholesky factor, computed once at generation 0
+(Jacobi-scaled, as the fit's; with the fit's ridge fallback should the scaled
+G not be numerically positive definite, a probability-zero event for n >= d + 2
+Gaussian rows). d normals and a d x d product instead of n normals and an
+n x d one: the same law. D_0, fresh real sets and sets of other rows are drawn
+point by point as on the sample-level path. With exact_path off, sets on these
+workflows are still Grams (SUMMARY), of drawn points.
+
 Fit: weighted least squares w_hat = G^{-1} b, G = sum_i w_i x_i x_i^T,
 b = sum_i w_i x_i y_i (fixed-tree sums; zero-weight slots contribute nothing),
 solved by Cholesky (elementwise code, workflows/_linalg.py) after symmetric
@@ -36,8 +49,8 @@ from typing import ClassVar, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxcollapse import _prng
 from jaxcollapse.config import assign, check_integer, check_number
-from jaxcollapse.models._base import SUMMARY
 from jaxcollapse.workflows._linalg import (
     cholesky_lower,
     matvec,
@@ -92,6 +105,25 @@ class LinRegParams(NamedTuple):
     # sum over the design rows of x x^T, computed once at generation 0: a
     # synthetic set on the whole design has this Gram every generation
     design_gram: jax.Array  # (d, d)
+    # L with L L^T = design_gram (exact path: X^T eps is drawn as L z)
+    design_chol: jax.Array  # (d, d) lower triangular
+
+
+def _scaled_factor(gram, rhs):
+    """Symmetric Jacobi scaling and Cholesky: (G_s, rhs_s, scale, L_s) with
+    G_s = G / (scale scale^T) of unit diagonal, rhs_s = rhs / scale (None stays
+    None) and L_s L_s^T = G_s, or G_s + RIDGE I where G_s is not numerically
+    positive definite. So L = diag(scale) L_s factors G itself."""
+    d = gram.shape[-1]
+    diag = jnp.diagonal(gram)
+    scale = jnp.sqrt(jnp.where(diag > 0, diag, 1.0))
+    gram = gram / (scale[:, None] * scale[None, :])
+    if rhs is not None:
+        rhs = rhs / scale
+    chol = cholesky_lower(gram)
+    ridge = cholesky_lower(gram + RIDGE * jnp.eye(d, dtype=gram.dtype))
+    chol = jnp.where(jnp.all(jnp.isfinite(chol)), chol, ridge)
+    return gram, rhs, scale, chol
 
 
 @dataclass(frozen=True)
@@ -102,7 +134,7 @@ class LinReg:
     dim: int = 10
     noise: float = 1.0
     name: ClassVar[str] = "linreg"
-    has_exact_path: ClassVar[bool] = False
+    has_exact_path: ClassVar[bool] = True
     summarises_points: ClassVar[bool] = True
 
     def __post_init__(self):
@@ -131,18 +163,23 @@ class LinReg:
         dtype = dtype or jnp.zeros(()).dtype
         return jnp.full((self.dim,), 1.0 / math.sqrt(self.dim), dtype)
 
-    def _rows(self, x, w, scale, key, exact=False, gram=None):
-        """The rows (x, x·w + scale eps): a Pool, or their Gram (SUMMARY;
-        `gram`, when given, is sum x x^T of these rows, already computed, and
-        then sum x y = G w + scale X^T eps, which skips forming y: the same
-        draws, and the same numbers up to rounding)."""
-        eps = jax.random.normal(key, (x.shape[0],), x.dtype)
+    def _rows(self, x, w, scale, key, exact=False, gram=None, chol=None):
+        """The rows (x, x·w + scale eps): a Pool, or their Gram (exact path or
+        SUMMARY). `gram`, when given, is sum x x^T of these rows, already
+        computed: then sum x y = G w + scale X^T eps, which skips forming y
+        (the same draws, the same numbers up to rounding); with `chol` too, on
+        the exact path, X^T eps is drawn as chol z (module text)."""
         weight = jnp.asarray(x.shape[0], x.dtype)
-        if exact == SUMMARY and gram is not None:
+        if exact is True and gram is not None and chol is not None:
+            z = _prng.normal(key, (self.dim,), x.dtype, materialise=True)
+            rhs = matvec(gram, w) + scale * matvec(chol, z)
+            return Gram(weight, gram, rhs, x)
+        eps = jax.random.normal(key, (x.shape[0],), x.dtype)
+        if exact and gram is not None:
             rhs = matvec(gram, w) + scale * weighted_mean(eps, x)
             return Gram(weight, gram, rhs, x)
         y = tree_sum(x * w, 1) + scale * eps
-        if exact == SUMMARY:
+        if exact:  # True or SUMMARY: a Gram of the drawn rows
             ones = jnp.ones(x.shape[:1], x.dtype)
             rhs = weighted_mean(ones, x * y[:, None])
             return Gram(weight, weighted_scatter(ones, x), rhs, x)
@@ -167,7 +204,9 @@ class LinReg:
         """Design rows 0..num-1 with y = x·w_hat + tau s eps."""
         design = params.design
         have = design.shape[0]
-        gram = params.design_gram if num == have else None  # the whole design
+        whole = num == have  # the whole design: its Gram and factor are known
+        gram = params.design_gram if whole else None
+        chol = params.design_chol if whole else None
         if num <= have:
             x = design[:num]
         else:
@@ -177,7 +216,7 @@ class LinReg:
             extra = jax.random.normal(extra_key, (num - have, self.dim), design.dtype)
             x = jnp.concatenate([design, extra])
         scale = temperature * self.noise
-        return self._rows(x, params.weights, scale, key, exact, gram)
+        return self._rows(x, params.weights, scale, key, exact, gram, chol)
 
     def fit(self, key, train, previous: LinRegParams | None = None):
         """Weighted least squares (module docstring) on a Pool or a Gram.
@@ -190,13 +229,7 @@ class LinReg:
             x, y, w = train.data[:, :d], train.data[:, d], train.weight
             gram = weighted_scatter(w, x)
             rhs = weighted_mean(w, x * y[:, None])
-        diag = jnp.diagonal(gram)
-        scale = jnp.sqrt(jnp.where(diag > 0, diag, 1.0))
-        gram = gram / (scale[:, None] * scale[None, :])
-        rhs = rhs / scale
-        chol = cholesky_lower(gram)
-        ridge = cholesky_lower(gram + RIDGE * jnp.eye(d, dtype=gram.dtype))
-        chol = jnp.where(jnp.all(jnp.isfinite(chol)), chol, ridge)
+        gram, rhs, scale, chol = _scaled_factor(gram, rhs)
 
         def solve(b):
             return solve_lower(chol, solve_lower(chol, b), transpose=True)
@@ -208,7 +241,9 @@ class LinReg:
             return previous._replace(weights=weights)
         design_key = jax.random.key_data(jax.random.fold_in(key, 1))
         design_gram = weighted_scatter(jnp.ones(x.shape[:1], x.dtype), x)
-        return LinRegParams(weights, x, design_key, design_gram)
+        _, _, design_scale, design_chol = _scaled_factor(design_gram, None)
+        design_chol = design_scale[:, None] * design_chol
+        return LinRegParams(weights, x, design_key, design_gram, design_chol)
 
     def _log_density(self, w, pool: Pool) -> jax.Array:
         d = self.dim
