@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 
 import jaxcollapse  # noqa: F401  (XLA flags)
-from jaxcollapse.workflows._linalg import cholesky_lower, solve_lower
+from jaxcollapse.workflows._linalg import (
+    cholesky_lower,
+    solve_lower,
+    tree_sum,
+    tree_sum_unpadded,
+)
 
 
 @pytest.mark.parametrize("d", [1, 2, 3, 4, 5, 10])
@@ -38,3 +43,14 @@ def test_cholesky_of_an_indefinite_matrix_is_not_finite(d):
     a[0, 1] = a[1, 0] = 2.0  # eigenvalues 3 and -1
     got = np.asarray(cholesky_lower(jnp.asarray(a, jnp.float32)))
     assert not np.all(np.isfinite(got))
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 64, 100, 101])
+def test_unpadded_tree_sum(size):
+    """The sum over axis 0 to float32 rounding, and tree_sum's own bits where
+    the size is a power of two (the same tree)."""
+    x = np.random.default_rng(size).normal(size=(size, 5)).astype(np.float32)
+    got = np.asarray(jax.jit(tree_sum_unpadded)(jnp.asarray(x)))
+    np.testing.assert_allclose(got, x.astype(np.float64).sum(0), rtol=1e-5, atol=1e-5)
+    if size & (size - 1) == 0:
+        np.testing.assert_array_equal(got, np.asarray(tree_sum(jnp.asarray(x), 0)))

@@ -98,10 +98,11 @@ def log_softmax(logits):
     return shifted - jnp.log(tree_sum(jnp.exp(shifted), -1))[..., None]
 
 
-def softmax(logits):
-    """softmax over the last axis, with a fixed-tree sum (one exp an entry)."""
-    e = jnp.exp(logits - tree_max(logits)[..., None])
-    return e / tree_sum(e, -1)[..., None]
+def softmax(logits, axis: int = -1):
+    """softmax over `axis`, with a fixed-tree sum (one exp an entry)."""
+    top = jnp.expand_dims(tree_max(logits, axis), axis)
+    e = jnp.exp(logits - top)
+    return e / jnp.expand_dims(tree_sum(e, axis), axis)
 
 
 def _cumsum(x):
@@ -254,21 +255,27 @@ class Bigram:
         else:
             start = jnp.zeros((self.vocab, self.vocab), dtype)
 
-        rows = tree_sum(counts, 1)[:, None]
+        rows = tree_sum(counts, 1)[None, :]
         import optax  # here, not at the top: `import jaxcollapse` stays light
 
         opt = optax.adam(self.learning_rate)
+        # Trained transposed, next symbol j major and context i minor: the
+        # softmax's max and sum over j are then elementwise trees across rows
+        # that XLA's CPU backend fuses into full vectors, not reductions
+        # within 16-wide rows. The same arithmetic in the same order as on
+        # the (i, j) layout: the same numbers.
+        counts = counts.T
 
         def step(_, carry):
             logits, state = carry
-            grad = rows * softmax(logits) - counts
+            grad = rows * softmax(logits, axis=0) - counts
             updates, state = opt.update(grad, state, logits)
             return optax.apply_updates(logits, updates), state
 
         logits, _ = jax.lax.fori_loop(
-            0, self.train_steps, step, (start, opt.init(start))
+            0, self.train_steps, step, (start.T, opt.init(start.T))
         )
-        return BigramParams(logits)
+        return BigramParams(logits.T)
 
     def sample(self, key, params: BigramParams, num, temperature, exact):
         scaled = params.logits / temperature

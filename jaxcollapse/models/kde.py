@@ -62,7 +62,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxcollapse.config import assign, check_choice, check_integer, check_number
-from jaxcollapse.workflows._linalg import tree_max, tree_sum, weighted_mean
+from jaxcollapse.workflows._linalg import (
+    tree_max,
+    tree_sum,
+    tree_sum_unpadded,
+    weighted_mean,
+)
 from jaxcollapse.workflows._pool import Pool
 
 TRUTHS = ("normal", "moons", "circles", "blobs")
@@ -136,19 +141,6 @@ def arc_nodes(truth: str, noise: float, factor: float) -> np.ndarray:
     return np.concatenate([outer, inner])
 
 
-def _column_sum(x):
-    """Sum over axis 0 by a fixed tree of halves, an odd row left over added
-    to the first: no padding (a padded copy of the tile costs a pass)."""
-    while x.shape[0] > 1:
-        size = x.shape[0]
-        half = size // 2
-        y = x[:half] + x[half : 2 * half]
-        if size % 2:
-            y = jnp.concatenate([y[:1] + x[2 * half :], y[1:]], 0)
-        x = y
-    return x[0]
-
-
 def mixture_log_density(query, centres, log_weight, scale):
     """log sum_i exp(log_weight_i) N(x; centres_i, scale^2 I) for every row x of
     query (Q, d); log_weight (P,) may hold -inf (empty slots).
@@ -195,7 +187,7 @@ def mixture_log_density(query, centres, log_weight, scale):
             e = exponents(centres[0], log_weight[0], x)
             top = tree_max(e, 0)
             safe = jnp.where(jnp.isfinite(top), top, 0.0)
-            return finish(top, _column_sum(jnp.exp(e - safe[None, :])))
+            return finish(top, tree_sum_unpadded(jnp.exp(e - safe[None, :])))
 
     else:
         # Blocks of centres that all weigh nothing add nothing (their terms are
@@ -216,7 +208,7 @@ def mixture_log_density(query, centres, log_weight, scale):
                 e = exponents(c, lw, x)
                 new = jnp.maximum(top, tree_max(e, 0))
                 safe = jnp.where(jnp.isfinite(new), new, 0.0)
-                terms = _column_sum(jnp.exp(e - safe[None, :]))
+                terms = tree_sum_unpadded(jnp.exp(e - safe[None, :]))
                 return i + 1, new, acc * jnp.exp(top - safe) + terms
 
             init = (0, jnp.full((qb,), -jnp.inf, dtype), jnp.zeros((qb,), dtype))
