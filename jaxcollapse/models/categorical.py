@@ -53,7 +53,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxcollapse.config import INT32_MAX, assign, check_integer, check_number
-from jaxcollapse.workflows._linalg import tree_sum
+from jaxcollapse.workflows._linalg import tree_sum, tree_sum_unpadded
 from jaxcollapse.workflows._pool import Pool
 
 
@@ -249,11 +249,17 @@ class Categorical:
         log_truth = self.truth_log_probs(p.dtype)
         support = jnp.sum(positive, dtype=jnp.int32)
         tail = self.num_tail
-        tail_mass = tree_sum(p[self.categories - tail :], 0) if tail else 0.0 * p[0]
+        # unpadded trees: a zero pad to a power of two, fused into the terms,
+        # kept XLA's CPU code from vectorising them (30% of a K = 100 run)
+        tail_mass = (
+            tree_sum_unpadded(p[self.categories - tail :]) if tail else 0.0 * p[0]
+        )
         return {
             "num_missing": (self.categories - support).astype(p.dtype),
-            "entropy": -tree_sum(jnp.where(positive, p * safe_log, 0.0), 0),
-            "kl": tree_sum(jnp.where(positive, p * (safe_log - log_truth), 0.0), 0),
+            "entropy": -tree_sum_unpadded(jnp.where(positive, p * safe_log, 0.0)),
+            "kl": tree_sum_unpadded(
+                jnp.where(positive, p * (safe_log - log_truth), 0.0)
+            ),
             "tail_mass": tail_mass,
             "collapsed": (support == 1).astype(p.dtype),
         }
