@@ -11,6 +11,7 @@ from jaxcollapse.workflows._linalg import (
     cholesky_lower,
     solve_lower,
     tree_sum,
+    tree_sum_odd,
     tree_sum_unpadded,
 )
 
@@ -54,3 +55,10 @@ def test_unpadded_tree_sum(size):
     np.testing.assert_allclose(got, x.astype(np.float64).sum(0), rtol=1e-5, atol=1e-5)
     if size & (size - 1) == 0:
         np.testing.assert_array_equal(got, np.asarray(tree_sum(jnp.asarray(x), 0)))
+
+    for axis in (0, 1):
+        odd = np.asarray(jax.jit(tree_sum_odd, static_argnums=1)(jnp.asarray(x), axis))
+        ref = got if axis == 0 else x.astype(np.float64).sum(1)
+        np.testing.assert_allclose(odd, ref, rtol=1e-5, atol=1e-5)
+    odd0 = jax.jit(tree_sum_odd, static_argnums=1)(jnp.asarray(x), 0)
+    np.testing.assert_array_equal(np.asarray(odd0), got)
