@@ -232,7 +232,10 @@ def _per_chain_bytes(model, workflow, sizes: Sizes, exact: bool, num_metrics: in
     dim = model.point_floats() if hasattr(model, "point_floats") else model.dim
     fixed = model.fixed_floats() if hasattr(model, "fixed_floats") else 0
     out = 3 * 4 * num_metrics * (sizes.num_generations + 1) + 16 * fixed
-    if exact == SUMMARY:  # the draws of one set, transient (d > 1: u u^T terms)
+    # the draws of one set, transient (d > 1: u u^T terms); also on the exact
+    # path of a family that still draws some sets point by point there and
+    # keeps rows (linreg: D_0, fresh sets, its design)
+    if exact == SUMMARY or (exact and getattr(model, "exact_draws_sets", False)):
         largest = max(sizes.num_samples, sizes.num_real, sizes.num_test)
         out += 64 * (dim + 2) ** 2 + 4 * dim * (sizes.num_samples + sizes.num_real)
         return out + 4 * dim * dim * largest

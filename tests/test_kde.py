@@ -166,20 +166,42 @@ def test_distinct_roots_matches_numpy_unique():
         assert int(got) == np.unique(live).size
 
 
-def test_collapsed_bandwidth_gives_inf_not_nan():
-    """Scott's h on coinciding points is 0: a point mass, test_nll = +inf."""
+@pytest.mark.parametrize("where", [0.25, 5.0, -40.0])
+def test_collapsed_bandwidth_gives_inf_not_nan(where):
+    """Scott's h on coinciding points is 0: a point mass, test_nll = +inf, also
+    far from the origin (coordinates scaled by 1 / tiny must not overflow into
+    inf - inf)."""
     model = KDE(bandwidth="scott")
-    pool = Pool.full(jnp.full((5, 1), 0.25), None, jnp.arange(5, dtype=jnp.int32))
+    pool = Pool.full(jnp.full((5, 1), where), None, jnp.arange(5, dtype=jnp.int32))
 
     @jax.jit
     def fit_and_measure(pool):
         params = model.fit(jax.random.key(0), pool)
-        return params, model.metrics(params, None, jnp.asarray([[0.0], [1.0]]))
+        query = jnp.asarray([[0.0], [1.0], [where + 0.1]])
+        return params, model.metrics(params, None, query)
 
     params, out = fit_and_measure(pool)
     assert float(params.bandwidth) == 0.0
     assert out["test_nll"] == np.inf
     assert out["var"] == 0.0 and out["distinct_roots"] == 5
+
+
+def test_small_bandwidth_far_from_the_origin_keeps_its_precision():
+    """h = 1e-4 around centres near 10: the log density from differences of raw
+    coordinates, as float64 SciPy computes it (scaling the coordinates first
+    would lose about |x| / h float32 steps in each z)."""
+    rng = np.random.default_rng(11)
+    centres = (10.0 + 1e-3 * rng.normal(size=(40, 1))).astype(np.float32)
+    query = (10.0 + 1e-3 * rng.normal(size=(30, 1))).astype(np.float32)
+    h = np.float32(1e-4)
+    log_w = np.full(40, -math.log(40.0), np.float32)
+    ours = jax.jit(kde_module.mixture_log_density)(
+        jnp.asarray(query), jnp.asarray(centres), jnp.asarray(log_w), jnp.asarray(h)
+    )
+    c, q = centres.astype(np.float64), query.astype(np.float64)
+    comp = stats.norm.logpdf(q[:, None, 0], c[None, :, 0], float(h))
+    direct = special.logsumexp(comp + log_w.astype(np.float64), axis=1)
+    np.testing.assert_allclose(ours, direct, rtol=2e-4, atol=2e-3)
 
 
 def test_sampler_picks_points_proportional_to_weight():

@@ -41,6 +41,14 @@ Optional, read by the engine (chain.py):
     model.params_keep_points: bool   the params hold the training set (KDE):
                                      every fit's set is padded to one capacity
 
+Optional, read by the memory estimate (simulate._per_chain_bytes):
+
+    model.exact_draws_points: bool   the exact path still draws a set's points
+                                     before counting them (categorical)
+    model.exact_draws_sets: bool     the exact path still draws some sets point
+                                     by point and keeps rows (linreg's D_0,
+                                     fresh sets and design): counted as SUMMARY
+
 Optional, for the verify modifier (SPEC §4), per point of a Pool:
 
     model.log_density(params, pool) -> (capacity,)       self-curation reward

@@ -156,10 +156,10 @@ def mixture_log_density(query, centres, log_weight, scale):
     memory is O(Q + P + tile); the inner loop ends at the last block holding a
     centre of positive weight. A tile is (pool, query) with coordinates summed
     by a fixed tree, its max by fixed halves (_linalg.tree_max) and its exp sum
-    a column reduction over the pool axis, which XLA fuses with the exp: each is
-    a function of the tile alone, whose shape is fixed by the pool capacity and
-    num_test (never by the chunk or the device count), so results are the same
-    in every chunk program. A scale of 0 is floored at the dtype's smallest
+    by a fixed tree of halves over the pool axis (_linalg.tree_sum_unpadded):
+    each a function of the tile alone, whose shape is fixed by the pool
+    capacity and num_test (never by the chunk or the device count), so results
+    are the same in every chunk program. A scale of 0 is floored at the dtype's smallest
     normal number.
     """
     num_q, dim = query.shape
@@ -172,15 +172,17 @@ def mixture_log_density(query, centres, log_weight, scale):
     scale = jnp.maximum(scale, jnp.finfo(dtype).tiny)
     inv = 1.0 / scale
     # coordinates major, points minor: (blocks, d, points per block)
-    query = jnp.pad(query * inv, ((0, nq * qb - num_q), (0, 0)))
+    query = jnp.pad(query, ((0, nq * qb - num_q), (0, 0)))
     query = query.T.reshape(dim, nq, qb).transpose(1, 0, 2)
-    centres = jnp.pad(centres * inv, ((0, npb * pb - num_p), (0, 0)))
+    centres = jnp.pad(centres, ((0, npb * pb - num_p), (0, 0)))
     centres = centres.T.reshape(dim, npb, pb).transpose(1, 0, 2)
     log_weight = jnp.pad(log_weight, (0, npb * pb - num_p), constant_values=-jnp.inf)
     log_weight = log_weight.reshape(npb, pb)
 
     def exponents(c, lw, x):  # (d, pb), (pb,), (d, qb) -> (pb, qb)
-        z = c[:, :, None] - x[:, None, :]
+        # difference first, then scaled: exact for near points whatever their
+        # distance from 0, and no inf - inf when the scale is floored at tiny
+        z = (c[:, :, None] - x[:, None, :]) * inv
         return lw[:, None] - 0.5 * tree_sum(z * z, 0)
 
     def finish(top, acc):
@@ -382,7 +384,9 @@ class KDE:
 
 
 def distinct_roots(root: jax.Array, weight: jax.Array) -> jax.Array:
-    """Number of distinct labels >= 0 among slots with weight > 0 (int32).
+    """Number of distinct labels in [0, capacity) among slots with weight > 0
+    (int32); every label >= 0 is below the capacity (generation-0 indices; the
+    fit's capacity is at least num_real, chain._fit_capacity).
 
     Labels are generation-0 indices, below the capacity, so this marks each live
     label in a table of capacity flags (a scatter-max, exact in any order) and

@@ -136,6 +136,9 @@ class LinReg:
     name: ClassVar[str] = "linreg"
     has_exact_path: ClassVar[bool] = True
     summarises_points: ClassVar[bool] = True
+    # On the exact path D_0 and fresh sets are still drawn row by row, and
+    # every chain keeps its design: the memory estimate counts them (simulate).
+    exact_draws_sets: ClassVar[bool] = True
 
     def __post_init__(self):
         assign(

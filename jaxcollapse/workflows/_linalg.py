@@ -36,6 +36,8 @@ def tree_sum_odd(x, axis: int = -1):
     d = 10, 3.8-4.0 -> 3.3-3.5 core-us a chain-generation); elsewhere padding
     measured neutral or faster (GMM's EM sums), so tree_sum keeps it."""
     axis = axis % x.ndim
+    if x.shape[axis] == 0:
+        return jnp.sum(x, axis)  # zeros
     while x.shape[axis] > 1:
         size = x.shape[axis]
         half = size // 2
@@ -57,6 +59,8 @@ def tree_sum_unpadded(x):
     zero padding otherwise. KDE's exp tiles are summed with it: padded to a
     power of two (100 pool slots to 128) they ran at about half the rate, the
     padded copy of the tile costing a pass of its own."""
+    if x.shape[0] == 0:
+        return jnp.sum(x, 0)  # zeros
     while x.shape[0] > 1:
         size = x.shape[0]
         half = size // 2
@@ -70,8 +74,8 @@ def tree_sum_unpadded(x):
 def tree_max(x, axis: int = -1):
     """Max over `axis` (dropped) by elementwise maxima of two overlapping halves,
     repeated: unlike a reduce, XLA's CPU backend fuses it with the elementwise
-    code around it (faster in bigram's Adam steps; in KDE's streaming
-    log-sum-exp it measured slower, so KDE keeps jnp.max)."""
+    code around it (faster in bigram's Adam steps, and in KDE's pool-major
+    tiles, where the max runs over the major axis)."""
     axis = axis % x.ndim
     while x.shape[axis] > 1:
         size = x.shape[axis]
