@@ -172,25 +172,18 @@ WORKLOADS = (
         "test_nll",
         base={"loop": (_gmm, 16, 10)},
     ),
-    Workload(
-        "linreg accumulate (d=10), sample-level",
-        "linreg",
-        "accumulate",
-        (20_000, 100, 50),
-        (4000, 100, 20),
-        "test_error",
-        exact_path="off",
-        base={"loop": (_linreg, 500, 400)},
-    ),
-    Workload(
-        "linreg accumulate (d=10), exact path",
-        "linreg",
-        "accumulate",
-        (20_000, 100, 50),
-        (4000, 100, 20),
-        "test_error",
-        exact_path="on",
-        base={"loop": (_linreg, 500, 400)},
+    *(
+        Workload(
+            f"linreg accumulate (d=10), {path}",
+            "linreg",
+            "accumulate",
+            (20_000, 100, 50),
+            (4000, 100, 20),
+            "test_error",
+            exact_path=setting,
+            base={"loop": (_linreg, 500, 400)},
+        )
+        for path, setting in (("sample-level", "off"), ("exact path", "on"))
     ),
     Workload(
         "bigram replace (V=16, L=32, 50 Adam steps)",

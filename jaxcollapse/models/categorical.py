@@ -53,7 +53,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxcollapse.config import INT32_MAX, assign, check_integer, check_number
-from jaxcollapse.workflows._linalg import tree_sum, tree_sum_unpadded
+from jaxcollapse.workflows._linalg import tree_sum, tree_sum_odd
 from jaxcollapse.workflows._pool import Pool
 
 
@@ -251,15 +251,11 @@ class Categorical:
         tail = self.num_tail
         # unpadded trees: a zero pad to a power of two, fused into the terms,
         # kept XLA's CPU code from vectorising them (30% of a K = 100 run)
-        tail_mass = (
-            tree_sum_unpadded(p[self.categories - tail :]) if tail else 0.0 * p[0]
-        )
+        tail_mass = tree_sum_odd(p[self.categories - tail :], 0) if tail else 0.0 * p[0]
         return {
             "num_missing": (self.categories - support).astype(p.dtype),
-            "entropy": -tree_sum_unpadded(jnp.where(positive, p * safe_log, 0.0)),
-            "kl": tree_sum_unpadded(
-                jnp.where(positive, p * (safe_log - log_truth), 0.0)
-            ),
+            "entropy": -tree_sum_odd(jnp.where(positive, p * safe_log, 0.0), 0),
+            "kl": tree_sum_odd(jnp.where(positive, p * (safe_log - log_truth), 0.0), 0),
             "tail_mass": tail_mass,
             "collapsed": (support == 1).astype(p.dtype),
         }

@@ -65,7 +65,7 @@ from jaxcollapse.config import assign, check_choice, check_integer, check_number
 from jaxcollapse.workflows._linalg import (
     tree_max,
     tree_sum,
-    tree_sum_unpadded,
+    tree_sum_odd,
     weighted_mean,
 )
 from jaxcollapse.workflows._pool import Pool
@@ -156,7 +156,7 @@ def mixture_log_density(query, centres, log_weight, scale):
     memory is O(Q + P + tile); the inner loop ends at the last block holding a
     centre of positive weight. A tile is (pool, query) with coordinates summed
     by a fixed tree, its max by fixed halves (_linalg.tree_max) and its exp sum
-    by a fixed tree of halves over the pool axis (_linalg.tree_sum_unpadded):
+    by a fixed tree of halves over the pool axis (_linalg.tree_sum_odd):
     each a function of the tile alone, whose shape is fixed by the pool
     capacity and num_test (never by the chunk or the device count), so results
     are the same in every chunk program. A scale of 0 is floored at the dtype's smallest
@@ -194,7 +194,7 @@ def mixture_log_density(query, centres, log_weight, scale):
             e = exponents(centres[0], log_weight[0], x)
             top = tree_max(e, 0)
             safe = jnp.where(jnp.isfinite(top), top, 0.0)
-            return finish(top, tree_sum_unpadded(jnp.exp(e - safe[None, :])))
+            return finish(top, tree_sum_odd(jnp.exp(e - safe[None, :]), 0))
 
     else:
         # Blocks of centres that all weigh nothing add nothing (their terms are
@@ -215,7 +215,7 @@ def mixture_log_density(query, centres, log_weight, scale):
                 e = exponents(c, lw, x)
                 new = jnp.maximum(top, tree_max(e, 0))
                 safe = jnp.where(jnp.isfinite(new), new, 0.0)
-                terms = tree_sum_unpadded(jnp.exp(e - safe[None, :]))
+                terms = tree_sum_odd(jnp.exp(e - safe[None, :]), 0)
                 return i + 1, new, acc * jnp.exp(top - safe) + terms
 
             init = (0, jnp.full((qb,), -jnp.inf, dtype), jnp.zeros((qb,), dtype))

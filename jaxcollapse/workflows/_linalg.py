@@ -30,11 +30,15 @@ def tree_sum(x, axis: int = 0):
 
 
 def tree_sum_odd(x, axis: int = -1):
-    """Sum over `axis` by halves, an odd element left over added to the first:
-    tree_sum_unpadded's tree, over any axis. The small-matrix code below sums
-    with it (linreg's d = 10 products, padded to 16 by tree_sum: accumulate,
-    d = 10, 3.8-4.0 -> 3.3-3.5 core-us a chain-generation); elsewhere padding
-    measured neutral or faster (GMM's EM sums), so tree_sum keeps it."""
+    """Sum over `axis` by a fixed tree of halves, an odd element left over
+    added to the first: tree_sum's order where the size is a power of two, and
+    no zero padding otherwise. A pad fused into the elementwise code before it
+    is a bounds test per element that stops XLA's CPU vectorisation: KDE's exp
+    tiles (100 pool slots padded to 128) ran at about half the rate, and
+    categorical's metrics over K = 100 and linreg's d = 10 products (the
+    small-matrix code below: accumulate, d = 10, 3.8-4.0 -> 3.3-3.5 core-us a
+    chain-generation) were faster without it. Elsewhere padding measured
+    neutral or faster (GMM's EM sums), so tree_sum keeps it."""
     axis = axis % x.ndim
     if x.shape[axis] == 0:
         return jnp.sum(x, axis)  # zeros
@@ -51,24 +55,6 @@ def tree_sum_odd(x, axis: int = -1):
             y = jnp.concatenate([first + last, rest], axis=axis)
         x = y
     return jnp.squeeze(x, axis)
-
-
-def tree_sum_unpadded(x):
-    """Sum over axis 0 by a fixed tree of halves, an odd row left over added to
-    the first row: tree_sum's order where the size is a power of two, and no
-    zero padding otherwise. KDE's exp tiles are summed with it: padded to a
-    power of two (100 pool slots to 128) they ran at about half the rate, the
-    padded copy of the tile costing a pass of its own."""
-    if x.shape[0] == 0:
-        return jnp.sum(x, 0)  # zeros
-    while x.shape[0] > 1:
-        size = x.shape[0]
-        half = size // 2
-        y = x[:half] + x[half : 2 * half]
-        if size % 2:
-            y = jnp.concatenate([y[:1] + x[2 * half :], y[1:]], 0)
-        x = y
-    return x[0]
 
 
 def tree_max(x, axis: int = -1):
