@@ -60,6 +60,7 @@ from jaxcollapse.config import (
 )
 from jaxcollapse.workflows._linalg import total, tree_max, tree_sum
 from jaxcollapse.workflows._pool import Pool
+from jaxcollapse.workflows._scatter import scatter_add
 
 TRUTH_SEED = 0
 MISSING_FACTOR = 100  # a transition is missing below probability 1 / (100 V)
@@ -129,8 +130,7 @@ def transition_counts(pool: Pool, vocab: int, dtype, backend=None) -> jax.Array:
         pool.weight.astype(dtype)[:, None], (num, length - 1)
     ).reshape(-1)
     if (backend or jax.default_backend()) == "cpu":
-        counts = jnp.zeros((vocab * vocab,), dtype).at[keys].add(weight)
-        return counts.reshape(vocab, vocab)
+        return scatter_add(vocab * vocab, keys, weight).reshape(vocab, vocab)
     keys, weight = jax.lax.sort((keys, weight), num_keys=1, is_stable=True)
     size = keys.shape[0]
     shift = 1
@@ -148,8 +148,7 @@ def transition_counts(pool: Pool, vocab: int, dtype, backend=None) -> jax.Array:
 def integer_counts(seqs, vocab: int) -> jax.Array:
     """Unweighted transition counts (V, V) as int32 (exact in any order)."""
     keys = (seqs[:, :-1] * vocab + seqs[:, 1:]).reshape(-1)
-    counts = jnp.zeros((vocab * vocab,), jnp.int32).at[keys].add(1)
-    return counts.reshape(vocab, vocab)
+    return scatter_add(vocab * vocab, keys, jnp.int32(1)).reshape(vocab, vocab)
 
 
 def sample_sequences(key, cum, num: int, length: int):

@@ -55,6 +55,7 @@ import numpy as np
 from jaxcollapse.config import INT32_MAX, assign, check_integer, check_number
 from jaxcollapse.workflows._linalg import tree_sum, tree_sum_odd
 from jaxcollapse.workflows._pool import Pool
+from jaxcollapse.workflows._scatter import scatter_add
 
 
 class CategoricalParams(NamedTuple):
@@ -183,7 +184,7 @@ class Categorical:
         symbols = draw_symbols(key, log_weights, num)
         dtype = self._dtype()
         if exact:
-            counts = jnp.zeros((self.categories,), jnp.int32).at[symbols].add(1)
+            counts = scatter_add(self.categories, symbols, jnp.int32(1))
             return Counts(counts.astype(dtype), jnp.asarray(num, dtype))
         return Pool.full(symbols, None)
 
@@ -207,8 +208,8 @@ class Categorical:
         if isinstance(train, Counts):
             return train
         w = train.weight
-        zero = jnp.zeros((self.categories,), w.dtype)
-        counts = zero.at[jnp.reshape(train.data, (-1,)).astype(jnp.int32)].add(w)
+        symbols = jnp.reshape(train.data, (-1,)).astype(jnp.int32)
+        counts = scatter_add(self.categories, symbols, w)
         return Counts(counts, tree_sum(w * w, 0))
 
     def fit(self, key, train, previous=None) -> CategoricalParams:

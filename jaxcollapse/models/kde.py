@@ -69,6 +69,7 @@ from jaxcollapse.workflows._linalg import (
     weighted_mean,
 )
 from jaxcollapse.workflows._pool import Pool
+from jaxcollapse.workflows._scatter import scatter_max
 
 TRUTHS = ("normal", "moons", "circles", "blobs")
 NUM_CENTRES = 3  # blobs
@@ -395,5 +396,5 @@ def distinct_roots(root: jax.Array, weight: jax.Array) -> jax.Array:
     capacity = root.shape[0]
     live = (weight > 0) & (root >= 0) & (root < capacity)
     slot = jnp.where(live, root, capacity)  # out of bounds: dropped
-    seen = jnp.zeros((capacity,), jnp.int32).at[slot].max(1, mode="drop")
+    seen = scatter_max(capacity, slot, jnp.int32(1))
     return tree_sum(seen, 0)

@@ -1,0 +1,75 @@
+"""Scatter-add and scatter-max into a 1-D array, batched flat under vmap.
+
+Counting (a categorical set's symbol counts, a bigram set's transition counts,
+KDE's surviving roots) is a scatter into a few hundred bins per chain. vmap's
+own batching rule of a scatter gives every update its batch coordinates, an
+(updates, 3) index array under the engine's two vmaps (grid setting, chain)
+that XLA's CPU backend builds element by element before it scatters. Here the
+batched rule instead offsets each chain's indices by chain x size and scatters
+into one flat (chains x size) array, whose index is one fused elementwise add:
+on a block of 128 bigram chains (1984 transitions each, 256 bins) 2.1 -> 1.45 ms
+in isolation (the CPU benchmark machine).
+
+The numbers are the same: every bin receives its updates in the same order as
+the unbatched scatter (XLA's CPU backend applies a scatter's updates one at a
+time, in index order; accelerators may use atomics, see the families' notes).
+Indices outside [0, size) are dropped, batched or not. Where chains x size
+would not fit int32 the standard batching rule is used instead.
+"""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+from jax.custom_batching import custom_vmap
+
+_INT32_LIMIT = (1 << 31) - 1
+
+
+def _plain(size: int, op: str, index, updates):
+    index = jnp.where(index >= 0, index, size)  # negative: dropped, not wrapped
+    ref = jnp.zeros((size,), updates.dtype).at[index]
+    if op == "add":
+        return ref.add(updates, mode="drop")
+    return ref.max(updates, mode="drop")
+
+
+@functools.lru_cache(maxsize=256)
+def _scatter(size: int, op: str):
+    """The scatter into `size` bins as a function with its flat batching rule."""
+
+    @custom_vmap
+    def run(index, updates):
+        return _plain(size, op, index, updates)
+
+    @run.def_vmap
+    def _batched(axis_size, in_batched, index, updates):
+        index_batched, updates_batched = in_batched
+        if not index_batched:
+            index = jnp.broadcast_to(index, (axis_size,) + index.shape)
+        if not updates_batched:
+            updates = jnp.broadcast_to(updates, (axis_size,) + updates.shape)
+        if axis_size * size > _INT32_LIMIT:
+            return jax.vmap(functools.partial(_plain, size, op))(index, updates), True
+        inside = (index >= 0) & (index < size)
+        chain = jax.lax.broadcasted_iota(index.dtype, index.shape, 0)
+        flat = jnp.where(inside, index + chain * size, axis_size * size)
+        out = _scatter(axis_size * size, op)(flat.reshape(-1), updates.reshape(-1))
+        return out.reshape(axis_size, size), True
+
+    return run
+
+
+def scatter_add(size: int, index, updates):
+    """zeros(size).at[index].add(updates), indices outside [0, size) dropped;
+    index int32 (N,), updates (N,) or a scalar."""
+    index = jnp.asarray(index, jnp.int32)
+    updates = jnp.broadcast_to(jnp.asarray(updates), index.shape)
+    return _scatter(int(size), "add")(index, updates)
+
+
+def scatter_max(size: int, index, updates):
+    """zeros(size).at[index].max(updates), indices outside [0, size) dropped."""
+    index = jnp.asarray(index, jnp.int32)
+    updates = jnp.broadcast_to(jnp.asarray(updates), index.shape)
+    return _scatter(int(size), "max")(index, updates)
