@@ -120,28 +120,16 @@ def _cumsum(x):
 
 def transition_counts(pool: Pool, vocab: int, dtype, backend=None) -> jax.Array:
     """Weighted transition counts (V, V), in a fixed order on every backend
-    (module docstring): on CPU a scatter-add in index order; elsewhere sort the
-    transitions by pair, sum each run of equal pairs by a segmented
-    Hillis-Steele scan and read off its end."""
+    (module docstring; workflows/_scatter.scatter_add): on CPU a scatter-add
+    in index order; elsewhere sort the transitions by pair, sum each run of
+    equal pairs by a segmented Hillis-Steele scan and read off its end."""
     seqs = pool.data
     num, length = seqs.shape
     keys = (seqs[:, :-1] * vocab + seqs[:, 1:]).reshape(-1)
     weight = jnp.broadcast_to(
         pool.weight.astype(dtype)[:, None], (num, length - 1)
     ).reshape(-1)
-    if (backend or jax.default_backend()) == "cpu":
-        return scatter_add(vocab * vocab, keys, weight).reshape(vocab, vocab)
-    keys, weight = jax.lax.sort((keys, weight), num_keys=1, is_stable=True)
-    size = keys.shape[0]
-    shift = 1
-    while shift < size:
-        same = keys[shift:] == keys[:-shift]  # then the whole span shares the pair
-        add = jnp.where(same, weight[:-shift], 0.0)
-        weight = jnp.concatenate([weight[:shift], weight[shift:] + add])
-        shift *= 2
-    last = jnp.concatenate([keys[1:] != keys[:-1], jnp.ones((1,), bool)])
-    slot = jnp.where(last, keys, vocab * vocab)  # out of range: dropped
-    counts = jnp.zeros((vocab * vocab,), dtype).at[slot].set(weight, mode="drop")
+    counts = scatter_add(vocab * vocab, keys, weight, backend)
     return counts.reshape(vocab, vocab)
 
 

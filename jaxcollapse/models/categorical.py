@@ -38,10 +38,10 @@ squared weights) instead of points: accumulate needs O(K) memory, not O(n T).
 A synthetic set's counts are exact in law: n inverse-CDF draws, counted.
 
 Determinism: counts of drawn symbols are integer sums (exact in any order). The
-points path sums float weights per symbol with a scatter-add, which XLA's CPU
-backend applies one update at a time in index order (so chunk sizes and device
-counts give the same bits); on GPUs a float scatter-add uses atomics and its
-last bits may vary from run to run.
+points path sums float weights per symbol with workflows/_scatter.scatter_add:
+on CPU XLA's scatter-add, which applies one update at a time in index order;
+elsewhere (GPUs, where a float scatter-add uses atomics) a sort and a
+segmented scan, so chunk sizes and device counts give the same bits.
 """
 
 import math

@@ -12,7 +12,9 @@ in isolation (the CPU benchmark machine).
 
 The numbers are the same: every bin receives its updates in the same order as
 the unbatched scatter (XLA's CPU backend applies a scatter's updates one at a
-time, in index order; accelerators may use atomics, see the families' notes).
+time, in index order). On other backends, where a float scatter-add uses
+atomics and its last bits may vary from run to run, float sums go through a
+sort and a segmented scan instead (_sorted_add), the same bits batched or not.
 Indices outside [0, size) are dropped, batched or not. Where chains x size
 would not fit int32 the standard batching rule is used instead.
 """
@@ -27,11 +29,32 @@ _INT32_LIMIT = (1 << 31) - 1
 
 
 def _plain(size: int, op: str, index, updates):
-    index = jnp.where(index >= 0, index, size)  # negative: dropped, not wrapped
+    index = jnp.where((index >= 0) & (index < size), index, size)  # dropped
+    if op == "sorted_add":
+        return _sorted_add(size, index, updates)
     ref = jnp.zeros((size,), updates.dtype).at[index]
     if op == "add":
         return ref.add(updates, mode="drop")
     return ref.max(updates, mode="drop")
+
+
+def _sorted_add(size: int, index, updates):
+    """The float scatter-add in a fixed order where the backend's own uses
+    atomics (GPUs): sort the updates by bin (a stable sort), sum each run of
+    one bin by a segmented Hillis-Steele scan, and write each run's end. A
+    run's sum is bracketed by positions relative to the run alone, so the flat
+    batched form (every chain's runs in one array) gives each chain's bits."""
+    index, updates = jax.lax.sort((index, updates), num_keys=1, is_stable=True)
+    count = index.shape[0]
+    shift = 1
+    while shift < count:
+        same = index[shift:] == index[:-shift]  # then the whole span is one run
+        add = jnp.where(same, updates[:-shift], jnp.zeros((), updates.dtype))
+        updates = jnp.concatenate([updates[:shift], updates[shift:] + add])
+        shift *= 2
+    last = jnp.concatenate([index[1:] != index[:-1], jnp.ones((1,), bool)])
+    slot = jnp.where(last, index, size)  # out of range: dropped
+    return jnp.zeros((size,), updates.dtype).at[slot].set(updates, mode="drop")
 
 
 @functools.lru_cache(maxsize=256)
@@ -60,16 +83,24 @@ def _scatter(size: int, op: str):
     return run
 
 
-def scatter_add(size: int, index, updates):
+def scatter_add(size: int, index, updates, backend: str | None = None):
     """zeros(size).at[index].add(updates), indices outside [0, size) dropped;
-    index int32 (N,), updates (N,) or a scalar."""
+    index int32 (N,), updates (N,) or a scalar. Float updates are summed in a
+    fixed order on every backend: on CPU by XLA's scatter (one update at a
+    time, in index order), elsewhere (`backend`, default JAX's) by a sort and
+    a segmented scan (_sorted_add); integer sums are exact in any order."""
     index = jnp.asarray(index, jnp.int32)
     updates = jnp.broadcast_to(jnp.asarray(updates), index.shape)
-    return _scatter(int(size), "add")(index, updates)
+    op = "add"
+    if jnp.issubdtype(updates.dtype, jnp.floating):
+        if (backend or jax.default_backend()) != "cpu":
+            op = "sorted_add"
+    return _scatter(int(size), op)(index, updates)
 
 
 def scatter_max(size: int, index, updates):
-    """zeros(size).at[index].max(updates), indices outside [0, size) dropped."""
+    """zeros(size).at[index].max(updates), indices outside [0, size) dropped
+    (a max is exact in any order)."""
     index = jnp.asarray(index, jnp.int32)
     updates = jnp.broadcast_to(jnp.asarray(updates), index.shape)
     return _scatter(int(size), "max")(index, updates)
