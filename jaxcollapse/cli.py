@@ -6,6 +6,7 @@ import os
 import sys
 import time
 
+from jaxcollapse.config import check_writable_file
 from jaxcollapse.workflows import WORKFLOWS
 
 
@@ -254,17 +255,6 @@ def _model(args):
     return cls(**kwargs)
 
 
-def _check_writable(path):
-    if os.path.isdir(path):
-        raise ValueError(f"--json must be a file path, not a directory: {path}")
-    folder = os.path.dirname(os.path.abspath(path))
-    exists = os.path.exists(path)
-    if not os.path.isdir(folder) or not os.access(
-        folder if not exists else path, os.W_OK
-    ):
-        raise ValueError(f"--json path is not writable: {path}")
-
-
 class Progress:
     """A one-line progress bar on stderr, shown once a run passes two seconds.
 
@@ -378,7 +368,7 @@ def _run(args) -> int:
 
     model = _model(args)
     if args.json:
-        _check_writable(args.json)
+        check_writable_file(args.json, "--json")
     metrics = args.metrics.split(",") if args.metrics else None
     if metrics:
         unknown = [m for m in metrics if m not in model.metric_names]
@@ -470,7 +460,7 @@ def _verify(args) -> int:
     from jaxcollapse import verify
 
     if args.json:
-        _check_writable(args.json)
+        check_writable_file(args.json, "--json")
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0; got {args.seed}")
     log = None if args.no_progress else (lambda m: print(m, file=sys.stderr))

@@ -3,6 +3,7 @@ allowed values (SPEC §6), raised before anything is compiled."""
 
 import math
 import numbers
+import os
 import platform
 
 import numpy as np
@@ -73,6 +74,18 @@ def check_choice(name, value, choices):
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
     return value
+
+
+def check_writable_file(path, what: str = "") -> None:
+    """Refuse (ValueError, one line naming `what`, e.g. "--json") an output
+    path that is a folder, or whose file or folder cannot be written."""
+    label = f"{what} " if what else ""
+    if os.path.isdir(path):
+        raise ValueError(f"cannot write {label}{path}: it is a folder")
+    folder = os.path.dirname(os.path.abspath(path))
+    target = path if os.path.exists(path) else folder
+    if not os.path.isdir(folder) or not os.access(target, os.W_OK):
+        raise ValueError(f"cannot write {label}{path}: not writable")
 
 
 def assign(instance, **checked):

@@ -41,6 +41,7 @@ from jaxcollapse.bench.meter import (
     source_state,
 )
 from jaxcollapse.bench.workloads import WORKLOADS
+from jaxcollapse.config import check_writable_file
 
 
 def _device_peak():
@@ -237,14 +238,6 @@ DESCRIPTION = (
 EPILOG = "workloads: " + "; ".join(w.name for w in WORKLOADS)
 
 
-def _writable(path):
-    if os.path.isdir(path):
-        raise ValueError(f"cannot write {path}: it is a folder")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-        raise ValueError(f"cannot write {path}: no writable folder {folder}")
-
-
 def select(words):
     if not words:
         return list(WORKLOADS)
@@ -280,7 +273,7 @@ def run(args) -> int:
             os.makedirs(args.scaling, exist_ok=True)
         except OSError as err:
             raise ValueError(f"cannot write {args.scaling}: {err.strerror}") from None
-        _writable(os.path.join(args.scaling, "scaling.json"))
+        check_writable_file(os.path.join(args.scaling, "scaling.json"), "--scaling")
         started = time.perf_counter()
         record = scaling.run(
             args.quick, args.scaling, lambda m: print(m, file=sys.stderr, flush=True)
@@ -292,9 +285,9 @@ def run(args) -> int:
     chosen = [w for w in select(args.only) if w.sizes(preset) is not None]
     if not chosen:
         raise ValueError(f"no chosen workload has {preset} sizes")
-    for path in (args.json, args.csv):
+    for flag, path in (("--json", args.json), ("--csv", args.csv)):
         if path:
-            _writable(path)
+            check_writable_file(path, flag)
     started = time.perf_counter()
 
     def say(msg):
