@@ -83,8 +83,10 @@ def check_writable_file(path, what: str = "") -> None:
     if os.path.isdir(path):
         raise ValueError(f"cannot write {label}{path}: it is a folder")
     folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"cannot write {label}{path}: no folder {folder}")
     target = path if os.path.exists(path) else folder
-    if not os.path.isdir(folder) or not os.access(target, os.W_OK):
+    if not os.access(target, os.W_OK):
         raise ValueError(f"cannot write {label}{path}: not writable")
 
 

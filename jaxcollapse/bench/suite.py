@@ -272,7 +272,9 @@ def run(args) -> int:
         try:
             os.makedirs(args.scaling, exist_ok=True)
         except OSError as err:
-            raise ValueError(f"cannot write {args.scaling}: {err.strerror}") from None
+            raise ValueError(
+                f"cannot write --scaling {args.scaling}: {err.strerror}"
+            ) from None
         check_writable_file(os.path.join(args.scaling, "scaling.json"), "--scaling")
         started = time.perf_counter()
         record = scaling.run(
