@@ -9,6 +9,7 @@ import pytest
 import jaxcollapse  # noqa: F401  (XLA flags)
 from jaxcollapse.workflows._linalg import (
     cholesky_lower,
+    prefix_sum,
     solve_lower,
     tree_sum,
     tree_sum_odd,
@@ -57,3 +58,11 @@ def test_unpadded_tree_sum(size):
         np.testing.assert_array_equal(got, np.asarray(tree_sum(jnp.asarray(x), 0)))
     along = np.asarray(odd(jnp.asarray(x.T), 1))
     np.testing.assert_allclose(along, x.astype(np.float64).sum(0), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("axis", [0, -1])
+def test_prefix_sum_is_cumsum(axis):
+    """Integer-valued floats, so every order of additions gives cumsum's sums."""
+    x = np.random.default_rng(3).integers(0, 9, size=(7, 13)).astype(np.float32)
+    got = np.asarray(jax.jit(lambda v: prefix_sum(v, axis))(x))
+    np.testing.assert_array_equal(got, np.cumsum(x, axis=axis))

@@ -58,7 +58,7 @@ from jaxcollapse.config import (
     check_integer,
     check_number,
 )
-from jaxcollapse.workflows._linalg import total, tree_max, tree_sum
+from jaxcollapse.workflows._linalg import prefix_sum, total, tree_max, tree_sum
 from jaxcollapse.workflows._pool import Pool
 from jaxcollapse.workflows._scatter import scatter_add
 
@@ -104,18 +104,6 @@ def softmax(logits, axis: int = -1):
     top = jnp.expand_dims(tree_max(logits, axis), axis)
     e = jnp.exp(logits - top)
     return e / jnp.expand_dims(tree_sum(e, axis), axis)
-
-
-def _cumsum(x):
-    """Inclusive cumulative sum over the last axis by a Hillis-Steele scan (a
-    fixed order of elementwise adds)."""
-    size = x.shape[-1]
-    shift = 1
-    while shift < size:
-        pad = jnp.zeros(x.shape[:-1] + (shift,), x.dtype)
-        x = x + jnp.concatenate([pad, x[..., :-shift]], axis=-1)
-        shift *= 2
-    return x
 
 
 def transition_counts(pool: Pool, vocab: int, dtype, backend=None) -> jax.Array:
@@ -267,7 +255,7 @@ class Bigram:
     def sample(self, key, params: BigramParams, num, temperature, exact):
         scaled = params.logits / temperature
         unnorm = jnp.exp(scaled - tree_max(scaled)[..., None])
-        seqs = sample_sequences(key, _cumsum(unnorm), num, self.seq_len)
+        seqs = sample_sequences(key, prefix_sum(unnorm), num, self.seq_len)
         return Pool.full(seqs, None)
 
     def _sequence_log_density(self, log_probs, seqs):

@@ -53,7 +53,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxcollapse.config import INT32_MAX, assign, check_integer, check_number
-from jaxcollapse.workflows._linalg import tree_sum, tree_sum_odd
+from jaxcollapse.workflows._linalg import prefix_sum, tree_sum, tree_sum_odd
 from jaxcollapse.workflows._pool import Pool
 from jaxcollapse.workflows._scatter import scatter_add
 
@@ -89,17 +89,6 @@ class Counts(NamedTuple):
     append = union
 
 
-def prefix_sum(x: jax.Array) -> jax.Array:
-    """Inclusive cumulative sum of a vector by a fixed sequence of shifted adds
-    (Hillis & Steele 1986): the same rounding in every compiled program."""
-    size = x.shape[0]
-    shift = 1
-    while shift < size:
-        x = x + jnp.concatenate([jnp.zeros((shift,), x.dtype), x[: size - shift]])
-        shift *= 2
-    return x
-
-
 def tempered_log_weights(log_probs: jax.Array, temperature) -> jax.Array:
     """log q_k + const with q ∝ p^(1/tau); -inf where p_k = 0, max exactly 0."""
     top = jnp.max(log_probs)
@@ -116,7 +105,7 @@ def draw_symbols(key, log_weights: jax.Array, num: int) -> jax.Array:
     """
     weights = jnp.exp(log_weights)
     positive = weights > 0
-    cdf = jax.lax.cummax(jnp.where(positive, prefix_sum(weights), 0.0), axis=0)
+    cdf = jax.lax.cummax(jnp.where(positive, prefix_sum(weights, 0), 0.0), axis=0)
     size = weights.shape[0]
     last = size - 1 - jnp.argmax(positive[::-1])
     u = jax.random.uniform(key, (num,), cdf.dtype)
@@ -208,7 +197,7 @@ class Categorical:
         if isinstance(train, Counts):
             return train
         w = train.weight
-        symbols = jnp.reshape(train.data, (-1,)).astype(jnp.int32)
+        symbols = jnp.reshape(train.data, (-1,))
         counts = scatter_add(self.categories, symbols, w)
         return Counts(counts, tree_sum(w * w, 0))
 

@@ -57,6 +57,21 @@ def tree_sum_odd(x, axis: int = -1):
     return jnp.squeeze(x, axis)
 
 
+def prefix_sum(x, axis: int = -1):
+    """Inclusive cumulative sum over `axis` by shifted adds (Hillis & Steele
+    1986): a fixed sequence of elementwise adds, so the same rounding in every
+    compiled program (categorical's and bigram's inverse-CDF tables)."""
+    axis = axis % x.ndim
+    size = x.shape[axis]
+    shift = 1
+    while shift < size:
+        pad = jnp.zeros(x.shape[:axis] + (shift,) + x.shape[axis + 1 :], x.dtype)
+        head = jax.lax.slice_in_dim(x, 0, size - shift, axis=axis)
+        x = x + jnp.concatenate([pad, head], axis=axis)
+        shift *= 2
+    return x
+
+
 def tree_max(x, axis: int = -1):
     """Max over `axis` (dropped) by elementwise maxima of two overlapping halves,
     repeated: unlike a reduce, XLA's CPU backend fuses it with the elementwise

@@ -33,7 +33,7 @@ _INT32_LIMIT = (1 << 31) - 1
 
 
 def _plain(size: int, op: str, run: int, index, updates):
-    index = jnp.where((index >= 0) & (index < size), index, size)  # dropped
+    """The unbatched scatter; index in [0, size], size meaning dropped."""
     if op == "sorted_add":
         return _sorted_add(size, index, updates, run or index.shape[0])
     ref = jnp.zeros((size,), updates.dtype).at[index]
@@ -82,9 +82,9 @@ def _scatter(size: int, op: str, run: int = 0):
         if axis_size * size > _INT32_LIMIT:
             plain = functools.partial(_plain, size, op, run)
             return jax.vmap(plain)(index, updates), True
-        inside = (index >= 0) & (index < size)
+        # index is in [0, size] (_bins): size, dropped, stays dropped
         chain = jax.lax.broadcasted_iota(index.dtype, index.shape, 0)
-        flat = jnp.where(inside, index + chain * size, axis_size * size)
+        flat = jnp.where(index < size, index + chain * size, axis_size * size)
         longest = run or index.shape[-1]  # runs never cross chains
         flat_op = _scatter(axis_size * size, op, longest if op == "sorted_add" else 0)
         out = flat_op(flat.reshape(-1), updates.reshape(-1))
