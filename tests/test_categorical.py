@@ -11,14 +11,18 @@ from scipy import stats
 
 import jaxcollapse as jc
 from jaxcollapse.models.categorical import (
+    BLOCKED_MAX_SYMBOLS,
     Categorical,
     CategoricalParams,
     Counts,
+    _block_size,
+    blocked_cdf,
     draw_symbols,
     tempered_log_weights,
 )
 from jaxcollapse.theory.categorical import MAX_COUNT, theory
 from jaxcollapse.workflows import Pool
+from jaxcollapse.workflows._linalg import prefix_sum
 from tests.conftest import ALPHA_MODULE, z_limit
 
 SAMPLER_CASES = [1.0, 0.5, 2.0]  # temperatures
@@ -144,6 +148,58 @@ def test_sampler_never_draws_zero_weight_symbols():
             draw_symbols(jax.random.key(1), tempered_log_weights(log_w, tau), 50_000)
         )
         assert set(np.unique(symbols)) <= {1, 3}
+
+
+def _weights_with_zeros(K, seed):
+    """Positive weights over many scales, zeros at both ends and in between."""
+    rng = np.random.default_rng(seed)
+    w = np.exp(rng.uniform(-30.0, 3.0, size=K)).astype(np.float32)
+    w[rng.random(K) < 0.3] = 0.0
+    w[0] = w[-1] = 0.0
+    w[K // 2] = 1.0
+    return w
+
+
+@pytest.mark.parametrize("K", [2, 5, 12, 100, 256])
+def test_blocked_cdf_is_monotone_exact_at_zeros_and_a_cumsum(K):
+    w = _weights_with_zeros(K, K)
+    block = _block_size(K)
+    cdf, offsets = jax.jit(lambda v: blocked_cdf(v, block))(jnp.asarray(w))
+    table, offsets = np.asarray(cdf).reshape(-1), np.asarray(offsets)
+    assert table.shape[0] >= K and table.shape[0] % block == 0
+    assert (np.diff(table) >= 0).all()
+    zero = np.flatnonzero(w == 0)
+    previous = np.concatenate([[0.0], table[:-1]])
+    np.testing.assert_array_equal(table[zero], previous[zero])
+    np.testing.assert_array_equal(table[K:], offsets[-1])  # the padded tail
+    np.testing.assert_array_equal(offsets[1:], table[block - 1 :: block])
+    np.testing.assert_allclose(table[:K], np.cumsum(w, dtype=np.float64), rtol=2e-6)
+
+
+@pytest.mark.parametrize("K", [3, 12, 100, 256, 300])
+def test_draw_symbols_inverts_its_table(K):
+    """Each symbol is the number of table entries <= u W, u the draw's uniform,
+    and never one of weight 0 (K = 300 takes the binary search)."""
+    w = _weights_with_zeros(K, 7 + K)
+    w[K // 3] = 1e-30  # tiny
+    key = jax.random.key(11)
+    num = 20_000
+    log_w = jnp.log(jnp.asarray(w))
+    symbols = np.asarray(jax.jit(lambda k, v: draw_symbols(k, v, num))(key, log_w))
+    assert (w[symbols] > 0).all()
+    u = np.asarray(jax.random.uniform(key, (num,), jnp.float32))
+    weights = np.asarray(jnp.exp(log_w))
+    if K <= BLOCKED_MAX_SYMBOLS:
+        cdf, offsets = blocked_cdf(jnp.asarray(weights), _block_size(K))
+        table, whole = np.asarray(cdf).reshape(-1), np.float32(offsets[-1])
+        x = np.minimum(u * whole, np.nextafter(whole, np.float32(0)))
+        np.testing.assert_array_equal(symbols, np.searchsorted(table, x, "right"))
+    else:  # a running max of the Hillis-Steele prefix sum, zeros zeroed
+        sums = np.asarray(prefix_sum(jnp.asarray(weights), 0))
+        table = np.maximum.accumulate(np.where(weights > 0, sums, 0.0))
+        found = np.searchsorted(table, u * table[-1], "right")
+        expected = np.minimum(found, np.flatnonzero(weights > 0)[-1])
+        np.testing.assert_array_equal(symbols, expected)
 
 
 def test_metrics_match_numpy():
