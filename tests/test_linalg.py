@@ -9,6 +9,7 @@ import pytest
 import jaxcollapse  # noqa: F401  (XLA flags)
 from jaxcollapse.workflows._linalg import (
     cholesky_lower,
+    computed_once,
     prefix_sum,
     solve_lower,
     tree_sum,
@@ -66,3 +67,16 @@ def test_prefix_sum_is_cumsum(axis):
     x = np.random.default_rng(3).integers(0, 9, size=(7, 13)).astype(np.float32)
     got = np.asarray(jax.jit(lambda v: prefix_sum(v, axis))(x))
     np.testing.assert_array_equal(got, np.cumsum(x, axis=axis))
+
+
+def test_computed_once_returns_the_same_bits():
+    """Through the division by a runtime 1: NaN, infinities, -0.0, subnormals
+    and ordinary values come back bit for bit, whatever the anchor's dtype."""
+    values = np.array(
+        [np.nan, np.inf, -np.inf, -0.0, 0.0, 1e-45, -3.5, 7e37], np.float32
+    )
+    for anchor in (np.uint32([0, 5]), np.float32([-0.0]), np.int32([7, 1])):
+        got = jax.jit(computed_once)(jnp.asarray(values), jnp.asarray(anchor))
+        np.testing.assert_array_equal(
+            np.asarray(got).view(np.uint32), values.view(np.uint32)
+        )

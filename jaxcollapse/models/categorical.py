@@ -54,7 +54,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxcollapse.config import INT32_MAX, assign, check_integer, check_number
-from jaxcollapse.workflows._linalg import prefix_sum, tree_sum, tree_sum_odd
+from jaxcollapse.workflows._linalg import (
+    computed_once,
+    prefix_sum,
+    tree_sum,
+    tree_sum_odd,
+)
 from jaxcollapse.workflows._pool import Pool
 from jaxcollapse.workflows._scatter import scatter_add
 
@@ -131,21 +136,6 @@ def blocked_cdf(weights: jax.Array, block: int):
     return offsets[:-1, None] + within, offsets
 
 
-def _once(values: jax.Array, word: jax.Array) -> jax.Array:
-    """`values`, unchanged, computed once: their bits through an integer
-    division by a runtime 1 made from the key `word` (as
-    jaxcollapse._prng._materialise does). XLA's CPU fusion would otherwise
-    copy the chain of sequential adds behind the block offsets into each of
-    their n x nb compares (K = 100, n = 100: 3.5 -> 3.0 core-us a
-    chain-generation). Dividing the whole table or the uniforms as well was
-    slower (an integer division is scalar code on x86: 3.4-6.5)."""
-    word = word | np.uint32(1)
-    uint = {4: jnp.uint32, 8: jnp.uint64}[values.dtype.itemsize]
-    one = (word // word).astype(uint)
-    bits = jax.lax.bitcast_convert_type(values, uint) // one
-    return jax.lax.bitcast_convert_type(bits, values.dtype)
-
-
 def draw_symbols(key, log_weights: jax.Array, num: int) -> jax.Array:
     """num i.i.d. symbols with P(k) ∝ exp(log_weights_k), by inverse CDF (int32).
 
@@ -168,7 +158,10 @@ def draw_symbols(key, log_weights: jax.Array, num: int) -> jax.Array:
     if size <= BLOCKED_MAX_SYMBOLS:
         block = _block_size(size)
         cdf, offsets = blocked_cdf(weights, block)
-        offsets = _once(offsets, jax.random.key_data(key).reshape(-1)[0])
+        # the offsets' chain of adds, once, not in each of n x nb compares
+        # (K = 100, n = 100: 3.5 -> 3.0 core-us a chain-generation; the whole
+        # table or the uniforms as well: slower, 3.4-6.5)
+        offsets = computed_once(offsets, jax.random.key_data(key))
         whole = offsets[-1]
         x = jnp.minimum(u * whole, jnp.nextafter(whole, jnp.zeros_like(whole)))
         which = jnp.sum(offsets[1:, None] <= x, axis=0, dtype=jnp.int32)
