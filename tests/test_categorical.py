@@ -19,6 +19,7 @@ from jaxcollapse.models.categorical import (
     blocked_cdf,
     draw_symbols,
     tempered_log_weights,
+    two_level_search,
 )
 from jaxcollapse.theory.categorical import MAX_COUNT, theory
 from jaxcollapse.workflows import Pool
@@ -174,6 +175,29 @@ def test_blocked_cdf_is_monotone_exact_at_zeros_and_a_cumsum(K):
     np.testing.assert_array_equal(table[K:], offsets[-1])  # the padded tail
     np.testing.assert_array_equal(offsets[1:], table[block - 1 :: block])
     np.testing.assert_allclose(table[:K], np.cumsum(w, dtype=np.float64), rtol=2e-6)
+
+
+@pytest.mark.parametrize("K", [2, 5, 12, 100, 256])
+def test_two_level_search_at_every_boundary(K):
+    """x exactly at each block offset and table entry, one ulp either side,
+    0 and the largest float below the total: the search is searchsorted's
+    "right" count, and for x < W lands on a symbol of positive weight. An
+    all-zero table stays within the symbols."""
+    w = _weights_with_zeros(K, 3 * K)
+    cdf, offsets = blocked_cdf(jnp.asarray(w), _block_size(K))
+    table, whole = np.asarray(cdf).reshape(-1), np.float32(offsets[-1])
+    points = np.concatenate([table, np.asarray(offsets), [0.0]]).astype(np.float32)
+    down = np.nextafter(points, np.float32(-1))
+    up = np.nextafter(points, np.float32(np.inf))
+    x = np.concatenate([points, down, up, [np.nextafter(whole, np.float32(0))]])
+    x = np.unique(x[(x >= 0) & (x < whole)])
+    got = np.asarray(two_level_search(cdf, offsets, jnp.asarray(x), K))
+    np.testing.assert_array_equal(got, np.searchsorted(table, x, "right"))
+    assert (w[got] > 0).all()
+    zero = jnp.zeros((K,), jnp.float32)
+    cdf0, offsets0 = blocked_cdf(zero, _block_size(K))
+    lost = two_level_search(cdf0, offsets0, jnp.zeros((4,), jnp.float32), K)
+    assert (np.asarray(lost) <= K - 1).all()
 
 
 @pytest.mark.parametrize("K", [3, 12, 100, 256, 300])

@@ -31,7 +31,7 @@ The sort costs about 60% of a chain-generation on CPU (V = 16, L = 32, n = 64:
 Sample: n sequences of length L at temperature tau: the first symbol uniform,
 each next one from softmax(theta[prev] / tau) by the inverse CDF of one uniform
 draw (a lax.scan over positions, all sequences at once; position t's n
-uniforms come from fold_in(key, t) inside the scan, which spares the
+uniforms come from fold_in(fold_in(key, 1), t) inside the scan, which spares the
 transpose that scanning over a drawn (L-1, n) block needs under vmap).
 
 Metrics (in order), on num_test held-out real sequences drawn once per chain:

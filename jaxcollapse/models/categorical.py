@@ -136,6 +136,18 @@ def blocked_cdf(weights: jax.Array, block: int):
     return offsets[:-1, None] + within, offsets
 
 
+def two_level_search(cdf, offsets, x, size: int) -> jax.Array:
+    """For each x, the number of entries of blocked_cdf's table that are <= x
+    (int32): the block offsets <= x pick the block, that block's entries <= x
+    the place in it. For 0 <= x < W this is searchsorted(table, x, "right").
+    Clamped to size - 1 (an all-zero table, which no model makes, would
+    otherwise count past the last symbol)."""
+    block = cdf.shape[1]
+    which = jnp.sum(offsets[1:, None] <= x, axis=0, dtype=jnp.int32)
+    within = jnp.sum(cdf[which].T <= x, axis=0, dtype=jnp.int32)
+    return jnp.minimum(which * block + within, size - 1)
+
+
 def draw_symbols(key, log_weights: jax.Array, num: int) -> jax.Array:
     """num i.i.d. symbols with P(k) ∝ exp(log_weights_k), by inverse CDF (int32).
 
@@ -164,9 +176,7 @@ def draw_symbols(key, log_weights: jax.Array, num: int) -> jax.Array:
         offsets = computed_once(offsets, jax.random.key_data(key))
         whole = offsets[-1]
         x = jnp.minimum(u * whole, jnp.nextafter(whole, jnp.zeros_like(whole)))
-        which = jnp.sum(offsets[1:, None] <= x, axis=0, dtype=jnp.int32)
-        within = jnp.sum(cdf[which].T <= x, axis=0, dtype=jnp.int32)
-        return which * block + within
+        return two_level_search(cdf, offsets, x, size)
     positive = weights > 0
     cdf = jax.lax.cummax(jnp.where(positive, prefix_sum(weights, 0), 0.0), axis=0)
     last = size - 1 - jnp.argmax(positive[::-1])

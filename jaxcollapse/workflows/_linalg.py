@@ -58,6 +58,9 @@ def tree_sum_odd(x, axis: int = -1):
     return jnp.squeeze(x, axis)
 
 
+_UINT = {1: jnp.uint8, 2: jnp.uint16, 4: jnp.uint32, 8: jnp.uint64}
+
+
 def computed_once(values, anchor):
     """`values`, unchanged, but computed once: their bits through an integer
     division by a runtime 1 made from the first element of `anchor` (any array
@@ -68,11 +71,12 @@ def computed_once(values, anchor):
     that many elements read (a softmax's column sums, a table's block
     offsets) are then recomputed for each element. It does not copy a
     division. Dividing costs scalar code on x86, so keep `values` small."""
-    word = jax.lax.bitcast_convert_type(
-        jnp.ravel(anchor)[0], {4: jnp.uint32, 8: jnp.uint64}[anchor.dtype.itemsize]
-    )
+    first = jnp.ravel(anchor)[0]
+    if first.dtype == jnp.bool_:
+        first = first.astype(jnp.uint8)
+    word = jax.lax.bitcast_convert_type(first, _UINT[first.dtype.itemsize])
     word = word | np.array(1, word.dtype)
-    uint = {4: jnp.uint32, 8: jnp.uint64}[values.dtype.itemsize]
+    uint = _UINT[values.dtype.itemsize]
     one = (word // word).astype(uint)
     bits = jax.lax.bitcast_convert_type(values, uint) // one
     return jax.lax.bitcast_convert_type(bits, values.dtype)
@@ -81,7 +85,8 @@ def computed_once(values, anchor):
 def prefix_sum(x, axis: int = -1):
     """Inclusive cumulative sum over `axis` by shifted adds (Hillis & Steele
     1986): a fixed sequence of elementwise adds, so the same rounding in every
-    compiled program (categorical's and bigram's inverse-CDF tables)."""
+    compiled program (bigram's inverse-CDF rows; categorical's table for
+    K > 256)."""
     axis = axis % x.ndim
     size = x.shape[axis]
     shift = 1
