@@ -94,19 +94,34 @@ def _fold_in(key, data):
 _MATERIALISE_FROM = 16
 
 
-def _materialise(key, words):
-    """`words`, unchanged, through an integer division by a runtime 1.
+_UINT = {1: jnp.uint8, 2: jnp.uint16, 4: jnp.uint32, 8: jnp.uint64}
 
-    XLA's CPU fusion treats the hash as cheap and copies it into every consumer
-    of the values derived from it (normal draws feed erf_inv's two branches and
-    then each pass of a fit over the sample), hashing each value five times or
-    more. It does not duplicate a division, so this computes the bits once; the
-    division costs about 1.5 ns a value, the duplication 20 ns or more (measured
-    on the CPU benchmark machine). jax.lax.optimization_barrier is removed by
-    XLA's CPU pipeline and does not help.
+
+def computed_once(values, anchor):
+    """`values`, unchanged bit for bit, but computed once: their bits go
+    through an integer division by a runtime 1 made from the first element of
+    `anchor` (any array the program computes, such as a key's words, so XLA
+    cannot fold it).
+
+    XLA's CPU fusion treats cheap producers as free and copies them into every
+    consumer: the hash into each use of the values derived from it (normal
+    draws feed erf_inv's two branches and then each pass of a fit over the
+    sample, hashing each value five times or more), a chain of adds into each
+    element that reads its result (categorical's block offsets). It does not
+    duplicate a division; dividing costs about 1.5 ns a value, the duplication
+    20 ns or more (measured on the CPU benchmark machine). Integer division is
+    scalar code on x86, so keep `values` small. jax.lax.optimization_barrier
+    is removed by XLA's CPU pipeline and does not help.
     """
-    k = key[0] | np.uint32(1)
-    return words // (k // k)
+    first = jnp.ravel(anchor)[0]
+    if first.dtype == jnp.bool_:
+        first = first.astype(jnp.uint8)
+    word = lax.bitcast_convert_type(first, _UINT[first.dtype.itemsize])
+    word = word | np.array(1, word.dtype)
+    uint = _UINT[jnp.dtype(values.dtype).itemsize]
+    one = (word // word).astype(uint)
+    bits = lax.bitcast_convert_type(values, uint) // one
+    return lax.bitcast_convert_type(bits, values.dtype)
 
 
 def _random_bits(key, bit_width: int, shape, materialise: bool = True):
@@ -117,7 +132,7 @@ def _random_bits(key, bit_width: int, shape, materialise: bool = True):
     num = math.prod(shape)
     y0, y1 = _hash(key, jnp.arange(num, dtype=jnp.uint32), 0)
     if materialise and num >= _MATERIALISE_FROM:
-        y0, y1 = _materialise(key, y0), _materialise(key, y1)
+        y0, y1 = computed_once(y0, key), computed_once(y1, key)
     if bit_width == 64:
         out = lax.shift_left(y0.astype(jnp.uint64), np.uint64(32)) | y1.astype(
             jnp.uint64
@@ -154,7 +169,7 @@ def normal(key, shape, dtype, materialise: bool = False):
     fused_normal (SUMMARY), which agree bit for bit.
 
     materialise: also for fewer than _MATERIALISE_FROM values, compute the
-    draws once (bits and normals, each through _materialise's division) for
+    draws once (bits and normals, each through computed_once's division) for
     a few draws that many values depend on, such as the d normals of a d x d
     matrix-vector product, into each of whose d^2 products XLA would otherwise
     copy the hash and erfinv (linreg's exact path: 10 draws hashed 160 times,
@@ -164,18 +179,15 @@ def normal(key, shape, dtype, materialise: bool = False):
     words = jax.random.key_data(key)
     num = math.prod(shape)
     if materialise and num < _MATERIALISE_FROM:
-        bits = _materialise(words, _random_bits(words, width, shape, False))
-        z = _bits_to_normal(bits, dtype)
-        uint = {32: jnp.uint32, 64: jnp.uint64}[width]
-        z = _materialise(words, lax.bitcast_convert_type(z, uint))  # the floats'
-        return lax.bitcast_convert_type(z, dtype)  # bits, exactly, once
+        bits = computed_once(_random_bits(words, width, shape, False), words)
+        return computed_once(_bits_to_normal(bits, dtype), words)
     bits = _random_bits(words, width, shape)
     return _bits_to_normal(bits, dtype)
 
 
 def fused_normal(key, shape, dtype):
     """normal(key, shape, dtype), bit for bit, without the division that stops
-    XLA copying the hash into every consumer (see _materialise).
+    XLA copying the hash into every consumer (see computed_once).
 
     For draws that feed a single fused reduction (a sample's sum and sum of
     squares), where no consumer repeats the hash, the values never reach memory:

@@ -9,7 +9,6 @@ import pytest
 import jaxcollapse  # noqa: F401  (XLA flags)
 from jaxcollapse.workflows._linalg import (
     cholesky_lower,
-    computed_once,
     prefix_sum,
     solve_lower,
     tree_sum,
@@ -67,22 +66,3 @@ def test_prefix_sum_is_cumsum(axis):
     x = np.random.default_rng(3).integers(0, 9, size=(7, 13)).astype(np.float32)
     got = np.asarray(jax.jit(lambda v: prefix_sum(v, axis))(x))
     np.testing.assert_array_equal(got, np.cumsum(x, axis=axis))
-
-
-def test_computed_once_returns_the_same_bits():
-    """Through the division by a runtime 1: NaN, infinities, -0.0, subnormals
-    and ordinary values come back bit for bit, for anchors and values of
-    1, 2 and 4 bytes (8-byte ones need x64: tests/test_x64.py runs the
-    categorical family, which uses it, in float64)."""
-    f32 = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, 1e-45, -3.5, 7e37], np.float32)
-    f16 = np.array([np.nan, np.inf, -0.0, 6e-8, -3.5, 6e4], np.float16)
-    anchors = (np.uint32([0, 5]), np.float32([-0.0]), np.int32([7, 1]),
-               np.bool_([False]), np.int8([-1]), np.float16([2.0]))  # fmt: skip
-    for values, uint in (
-        (f32, np.uint32),
-        (f16, np.uint16),
-        (np.int8([-7, 0, 9]), np.uint8),
-    ):
-        for anchor in anchors:
-            got = jax.jit(computed_once)(jnp.asarray(values), jnp.asarray(anchor))
-            np.testing.assert_array_equal(np.asarray(got).view(uint), values.view(uint))

@@ -53,13 +53,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxcollapse._prng import computed_once
 from jaxcollapse.config import INT32_MAX, assign, check_integer, check_number
-from jaxcollapse.workflows._linalg import (
-    computed_once,
-    prefix_sum,
-    tree_sum,
-    tree_sum_odd,
-)
+from jaxcollapse.workflows._linalg import prefix_sum, tree_sum, tree_sum_odd
 from jaxcollapse.workflows._pool import Pool
 from jaxcollapse.workflows._scatter import scatter_add
 

@@ -10,7 +10,6 @@ summation is also more accurate than a running sum (error O(log n) ulps).
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 
 def tree_sum(x, axis: int = 0):
@@ -56,30 +55,6 @@ def tree_sum_odd(x, axis: int = -1):
             y = jnp.concatenate([first + last, rest], axis=axis)
         x = y
     return jnp.squeeze(x, axis)
-
-
-_UINT = {1: jnp.uint8, 2: jnp.uint16, 4: jnp.uint32, 8: jnp.uint64}
-
-
-def computed_once(values, anchor):
-    """`values`, unchanged, but computed once: their bits through an integer
-    division by a runtime 1 made from the first element of `anchor` (any array
-    the program computes, e.g. a key's words: XLA cannot fold it), as
-    jaxcollapse._prng._materialise does for random bits.
-
-    XLA's CPU fusion copies cheap producers into every consumer; a few values
-    that many elements read (a softmax's column sums, a table's block
-    offsets) are then recomputed for each element. It does not copy a
-    division. Dividing costs scalar code on x86, so keep `values` small."""
-    first = jnp.ravel(anchor)[0]
-    if first.dtype == jnp.bool_:
-        first = first.astype(jnp.uint8)
-    word = jax.lax.bitcast_convert_type(first, _UINT[first.dtype.itemsize])
-    word = word | np.array(1, word.dtype)
-    uint = _UINT[values.dtype.itemsize]
-    one = (word // word).astype(uint)
-    bits = jax.lax.bitcast_convert_type(values, uint) // one
-    return jax.lax.bitcast_convert_type(bits, values.dtype)
 
 
 def prefix_sum(x, axis: int = -1):
