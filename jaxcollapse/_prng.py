@@ -143,7 +143,7 @@ def _random_bits(key, bit_width: int, shape, materialise: bool = True):
     return out.reshape(shape)
 
 
-def _bits_to_normal(bits, dtype):
+def bits_to_normal(bits, dtype):
     """Standard normals from uniform bits, by jax.random.normal's recipe: a
     uniform u on [nextafter(-1, 0), 1) from the top mantissa bits, then
     sqrt(2) erfinv(u); in float32 with erfinv_f32, otherwise XLA's erf_inv."""
@@ -180,9 +180,9 @@ def normal(key, shape, dtype, materialise: bool = False):
     num = math.prod(shape)
     if materialise and num < _MATERIALISE_FROM:
         bits = computed_once(_random_bits(words, width, shape, False), words)
-        return computed_once(_bits_to_normal(bits, dtype), words)
+        return computed_once(bits_to_normal(bits, dtype), words)
     bits = _random_bits(words, width, shape)
-    return _bits_to_normal(bits, dtype)
+    return bits_to_normal(bits, dtype)
 
 
 def fused_normal(key, shape, dtype):
@@ -197,7 +197,7 @@ def fused_normal(key, shape, dtype):
     dtype = jnp.dtype(dtype)
     width = jnp.finfo(dtype).bits
     bits = _random_bits(jax.random.key_data(key), width, shape, materialise=False)
-    return _bits_to_normal(bits, dtype)
+    return bits_to_normal(bits, dtype)
 
 
 THREEFRY_UNROLLED = define_prng_impl(

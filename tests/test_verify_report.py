@@ -78,16 +78,20 @@ def test_quick_report_passes_and_covers_every_family(tmp_path, capsys):
     assert len(rows) > 100
 
 
-def test_report_fails_when_a_closed_form_is_off_by_3_percent(monkeypatch, capsys):
-    """The Gaussian replace variance theory scaled by 1.03 from generation 1 on:
-    at 4000 chains (sem about 0.6% of the variance at generation 1) the report
-    must say FAIL and exit 1."""
+def test_report_fails_when_a_closed_form_is_off_by_5_percent(monkeypatch, capsys):
+    """The Gaussian replace variance theory scaled by 1.05 from generation 1 on:
+    at 4000 chains the sem of var at generation 1 is about 0.5% of it (n = 20),
+    so the shift is about 10 sem there against the report's bound of about 4.6
+    (alpha 1e-3 over its rows): each of the two temperatures misses it with
+    probability about 1e-7, and the report must say FAIL and exit 1. (At 3%,
+    about 6 sem, a miss had probability near 0.1 a temperature, and one seed
+    of the engine's streams did miss it.)"""
     real = sim_module.theory_for
 
     def wrong(config):
         out = dict(real(config))
         if "var" in out:
-            out["var"] = out["var"] * np.r_[1.0, np.full(len(out["var"]) - 1, 1.03)]
+            out["var"] = out["var"] * np.r_[1.0, np.full(len(out["var"]) - 1, 1.05)]
         return out
 
     monkeypatch.setattr(sim_module, "theory_for", wrong)
