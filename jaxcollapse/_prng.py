@@ -165,8 +165,8 @@ def normal(key, shape, dtype, materialise: bool = False):
     recipe and bits (the same uniforms), with erfinv_f32 in float32, which is
     more accurate and, fused with the hash, 1.2-1.4x faster per draw than XLA's
     erf_inv on the CPU benchmark machine (per-chain draws reduced at once).
-    The Gaussian family draws its points with this (Pool path) or with
-    fused_normal (SUMMARY), which agree bit for bit.
+    The Gaussian family draws its points with paired_normal (Pool path) and
+    paired_sums (SUMMARY) instead, two values a block.
 
     materialise: also for fewer than _MATERIALISE_FROM values, compute the
     draws once (bits and normals, each through computed_once's division) for
@@ -187,7 +187,8 @@ def normal(key, shape, dtype, materialise: bool = False):
 
 def fused_normal(key, shape, dtype):
     """normal(key, shape, dtype), bit for bit, without the division that stops
-    XLA copying the hash into every consumer (see computed_once).
+    XLA copying the hash into every consumer (see computed_once). The
+    benchmark's per-chain normal ceiling (bench/roofline.py) draws with it.
 
     For draws that feed a single fused reduction (a sample's sum and sum of
     squares), where no consumer repeats the hash, the values never reach memory:
@@ -198,6 +199,52 @@ def fused_normal(key, shape, dtype):
     width = jnp.finfo(dtype).bits
     bits = _random_bits(jax.random.key_data(key), width, shape, materialise=False)
     return bits_to_normal(bits, dtype)
+
+
+def _pair_words(words, num: int):
+    """Both words of blocks T_key(j, 0), j < ceil(num / 2): value i < H =
+    ceil(num / 2) is word 0 of block i, value H + i word 1 of block i (the
+    last word 1 unused when num is odd)."""
+    return _hash(words, lax.iota(jnp.uint32, (num + 1) // 2), 0)
+
+
+def paired_normal(key, shape, dtype):
+    """Standard normals, two from each Threefry block (see _pair_words for
+    which value comes from which word), computed once (computed_once). The
+    Gaussian family's points: half the hashing of normal(), whose one block
+    per value lets a consumer fuse the hash without a branch between words,
+    a branch that XLA's vectorised code pays on both sides. paired_sums
+    reduces the same values without writing them. float32 and float64 (two
+    blocks' words a value in float64, whose values keep one block each)."""
+    dtype = jnp.dtype(dtype)
+    words = jax.random.key_data(key)
+    num = math.prod(shape)
+    if dtype.itemsize != 4:
+        return normal(key, shape, dtype)
+    y0, y1 = (computed_once(y, words) for y in _pair_words(words, num))
+    bits = lax.concatenate([y0, y1], 0)[:num]
+    return computed_once(bits_to_normal(bits, dtype), words).reshape(shape)
+
+
+def paired_sums(key, num: int, dtype, scale):
+    """(sum x, sum x^2) of x = scale * paired_normal(key, (num,), dtype), in
+    one pass that hashes each block once: each block's two normals a and b
+    enter one complex term (a + b) + i (a^2 + b^2), whose sum carries both
+    sums in one fused reduction (two real reductions would each repeat the
+    hash). Not in the values' order, so equal to sums of paired_normal's
+    values up to float rounding only."""
+    dtype = jnp.dtype(dtype)
+    if dtype.itemsize != 4:
+        x = scale * normal(key, (num,), dtype)
+        return jnp.sum(x), jnp.sum(x * x)
+    y0, y1 = _pair_words(jax.random.key_data(key), num)
+    a = scale * bits_to_normal(y0, dtype)
+    b = scale * bits_to_normal(y1, dtype)
+    half = (num + 1) // 2
+    if num % 2:  # the last block's second word is not a value
+        b = jnp.where(lax.iota(jnp.int32, half) < half - 1, b, jnp.zeros((), dtype))
+    both = jnp.sum(lax.complex(a + b, a * a + b * b))
+    return jnp.real(both), jnp.imag(both)
 
 
 THREEFRY_UNROLLED = define_prng_impl(

@@ -72,6 +72,9 @@ def _agree(base, base_sem, results, metric):
     assert abs(base - want) < Z * math.hypot(base_sem, want_sem), (base, want)
 
 
+# Slow (20-25 s on 2 cores): a per-chain EM loop in Python. The GMM's fit is
+# held to scikit-learn-free EM in NumPy by tests/test_gmm.py already.
+@pytest.mark.slow
 def test_gmm_baseline_agrees_with_jaxcollapse():
     """test_nll at T of the per-chain NumPy EM loop against jaxcollapse's GMM."""
     import jaxcollapse as jc
@@ -109,6 +112,9 @@ def test_linreg_accumulate_baseline_agrees_with_jaxcollapse():
     _agree(base, base_sem, res, "test_error")
 
 
+# Slow (15-18 s on 2 cores): per-chain Adam in NumPy; tests/test_bigram.py
+# checks the model's training and sampling on their own.
+@pytest.mark.slow
 def test_bigram_baseline_agrees_with_jaxcollapse():
     """test_nll at T of the per-chain NumPy Adam loop against jaxcollapse's
     Bigram (defaults: V=16, L=32, 50 steps, lr 0.1, fine-tuning)."""

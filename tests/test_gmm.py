@@ -320,19 +320,15 @@ def test_one_component_chain_matches_gaussian_theory():
         assert np.all(np.abs(z) < Z), (ours, z)
 
 
-def test_short_accumulate_run_is_finite_and_device_count_invariant():
-    """Accumulate fits a pool whose empty slots have weight 0; one device or
-    all of them give the same numbers, bit for bit."""
+def test_short_accumulate_run_is_finite():
+    """Accumulate fits a pool whose empty slots have weight 0: no NaN. (The
+    same bits on one device or all: tests/test_family_invariance.py, whose GMM
+    case compiled in half the time of a second accumulate run here.)"""
     model = GMM(components=3, em_steps=5)
     kw = dict(num_samples=30, num_generations=3, num_chains=32, seed=1, num_test=100)
     res = jc.simulate(model, "accumulate", **kw)
     for name in model.metric_names:
         assert np.all(res.metrics[name]["nonfinite"] == 0), name
-    one = jc.simulate(model, "accumulate", devices=jax.devices()[:1], **kw)
-    for name in model.metric_names:
-        np.testing.assert_array_equal(
-            one.metrics[name]["mean"], res.metrics[name]["mean"]
-        )
 
 
 @pytest.mark.parametrize(

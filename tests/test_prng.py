@@ -18,7 +18,7 @@ KNOWN_ANSWERS = [
     ((0xFFFFFFFF, 0xFFFFFFFF), (0xFFFFFFFF, 0xFFFFFFFF), (0x1CB996FC, 0xBB002BE7)),
     ((0x13198A2E, 0x03707344), (0x243F6A88, 0x85A308D3), (0xC4923A9C, 0x483DF7A0)),
 ]
-NUM_KS = 4
+NUM_KS = 6  # KS tests and correlation checks sharing the budget
 
 
 @pytest.mark.parametrize(("key", "block", "expected"), KNOWN_ANSWERS)
@@ -67,12 +67,20 @@ def test_uniform_and_normal_laws():
     z = np.asarray(jax.random.normal(jax.random.fold_in(key, 1), (50_000,)), np.float64)
     ours = _prng.normal(jax.random.fold_in(key, 2), (50_000,), jnp.float32)
     ours = np.asarray(ours, np.float64)
+    paired = _prng.paired_normal(jax.random.fold_in(key, 3), (50_001,), jnp.float32)
+    paired = np.asarray(paired, np.float64)
     for draws, law in (
         (u, stats.uniform.cdf),
         (z, stats.norm.cdf),
         (ours, stats.norm.cdf),
+        (paired, stats.norm.cdf),
     ):
         assert stats.kstest(draws, law).pvalue > ALPHA_MODULE / NUM_KS
+    # paired_normal's values i and H + i share a block: uncorrelated in law
+    half = (paired.size + 1) // 2
+    r = np.corrcoef(paired[: paired.size - half], paired[half:])[0, 1]
+    limit = stats.norm.isf(ALPHA_MODULE / (2 * NUM_KS)) / np.sqrt(paired.size - half)
+    assert abs(r) < limit
 
 
 def test_neighbouring_chains_are_uncorrelated_in_law():

@@ -26,11 +26,31 @@ sim_module = importlib.import_module("jaxcollapse.simulate")
 
 
 @pytest.mark.parametrize("shape", [(7,), (100, 1), (33, 3)])
-def test_fused_normal_is_the_pool_paths_normal_bit_for_bit(shape):
+def test_fused_normal_is_normal_bit_for_bit(shape):
     key = jax.random.fold_in(_prng.key(9), 4)
     want = jax.jit(_prng.normal, static_argnums=(1, 2))(key, shape, jnp.float32)
     got = jax.jit(_prng.fused_normal, static_argnums=(1, 2))(key, shape, jnp.float32)
     np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+@pytest.mark.parametrize("num", [1, 7, 100, 101])
+def test_paired_sums_are_the_pool_paths_points_summed(num):
+    """The 1-D SUMMARY's sums (paired_sums: both words of each block in one
+    complex reduction) are the sums of the Pool path's points (paired_normal)
+    to float32 rounding, under vmap, odd and even n; and paired_normal's
+    values are bits_to_normal of the words _pair_words names, in its order."""
+    keys = jax.vmap(lambda i: jax.random.fold_in(_prng.key(9), i))(jnp.arange(16))
+    points = jax.jit(jax.vmap(lambda k: _prng.paired_normal(k, (num,), jnp.float32)))
+    sums = jax.jit(jax.vmap(lambda k: _prng.paired_sums(k, num, jnp.float32, 1.5)))
+    drawn = np.asarray(points(keys))
+    x = 1.5 * drawn.astype(np.float64)
+    s1, s2 = (np.asarray(v, np.float64) for v in sums(keys))
+    np.testing.assert_allclose(s1, x.sum(1), rtol=1e-5, atol=1e-5 * np.sqrt(num))
+    np.testing.assert_allclose(s2, (x * x).sum(1), rtol=1e-5)
+    y0, y1 = _prng._pair_words(jax.random.key_data(keys[3]), num)
+    bits = jnp.concatenate([y0, y1])[:num]
+    want = jax.jit(_prng.bits_to_normal, static_argnums=1)(bits, jnp.float32)
+    np.testing.assert_array_equal(drawn[3], np.asarray(want))
 
 
 def test_representation_is_summary_only_where_sets_are_only_unions():
