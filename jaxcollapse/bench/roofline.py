@@ -12,9 +12,10 @@ block_until_ready. Rates are for the whole machine (all devices together).
 - normal, reduced: its sum, so XLA fuses the draws into the reduction and no
   value reaches memory - the ceiling of a path that reduces its draws at once;
 - normal, per-chain keys: vmap over chains of fold_in(key, chain) then n draws
-  each, reduced to (sum, sum of squares) per chain - the engine's own pattern,
-  on which the PRNG implementations differ most (rbg's bit generator is not
-  batchable: under vmap JAX loops over the keys);
+  each, reduced to (sum, sum of squares) per chain - the engine's own pattern
+  (for jcfry, the Gaussian family's own code: `_prng.paired_sums`, two draws a
+  Threefry block), on which the PRNG implementations differ most (rbg's bit
+  generator is not batchable: under vmap JAX loops over the keys);
 - bits: jax.random.bits (uint32), written;
 - copy: y = 1.0001 x over a float32 array in place (its input donated),
   bytes read + written per second;
@@ -121,7 +122,10 @@ def measure(
             device_key = jax.random.fold_in(key, i[0])
 
             def one(c):
-                z = _normal(impl, jax.random.fold_in(device_key, c), (n,))
+                chain_key = jax.random.fold_in(device_key, c)
+                if impl == "jcfry":  # the Gaussian family's 1-D SUMMARY
+                    return _prng.paired_sums(chain_key, n, jnp.float32, 1.0)
+                z = _normal(impl, chain_key, (n,))
                 return jnp.sum(z), jnp.sum(z * z)
 
             chains = jnp.arange(chains_per_device, dtype=jnp.uint32)
