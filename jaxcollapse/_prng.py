@@ -134,26 +134,34 @@ def _random_bits(key, bit_width: int, shape, materialise: bool = True):
     if materialise and num >= _MATERIALISE_FROM:
         y0, y1 = computed_once(y0, key), computed_once(y1, key)
     if bit_width == 64:
-        out = lax.shift_left(y0.astype(jnp.uint64), np.uint64(32)) | y1.astype(
-            jnp.uint64
-        )
+        out = join_words(y0, y1)
     else:
         dtype = {8: jnp.uint8, 16: jnp.uint16, 32: jnp.uint32}[bit_width]
         out = y0.astype(dtype)  # keep the low bits
     return out.reshape(shape)
 
 
+def join_words(hi, lo):
+    """One uint64 from two uint32 words: hi << 32 | lo."""
+    return lax.shift_left(hi.astype(jnp.uint64), np.uint64(32)) | lo.astype(jnp.uint64)
+
+
+def unit_interval(bits, dtype):
+    """A uniform on [0, 1) from the top mantissa bits of `bits` (uint32 for
+    float32, uint64 for float64), as jax.random.uniform makes it."""
+    finfo = jnp.finfo(dtype)
+    uint = {32: jnp.uint32, 64: jnp.uint64}[finfo.bits]
+    one = np.array(1.0, dtype).view(uint)
+    return lax.bitcast_convert_type(
+        lax.shift_right_logical(bits, uint(finfo.bits - finfo.nmant)) | one, dtype
+    ) - np.array(1.0, dtype)
+
+
 def bits_to_normal(bits, dtype):
     """Standard normals from uniform bits, by jax.random.normal's recipe: a
     uniform u on [nextafter(-1, 0), 1) from the top mantissa bits, then
     sqrt(2) erfinv(u); in float32 with erfinv_f32, otherwise XLA's erf_inv."""
-    finfo = jnp.finfo(dtype)
-    width, mant = finfo.bits, finfo.nmant
-    uint = {32: jnp.uint32, 64: jnp.uint64}[width]
-    one = np.array(1.0, dtype).view(uint)
-    unit = lax.bitcast_convert_type(
-        lax.shift_right_logical(bits, uint(width - mant)) | one, dtype
-    ) - np.array(1.0, dtype)
+    unit = unit_interval(bits, dtype)
     lo = np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype), dtype=dtype)
     hi = np.array(1.0, dtype)
     u = lax.max(lo, unit * (hi - lo) + lo)
@@ -214,13 +222,13 @@ def paired_normal(key, shape, dtype):
     Gaussian family's points: half the hashing of normal(), whose one block
     per value lets a consumer fuse the hash without a branch between words,
     a branch that XLA's vectorised code pays on both sides. paired_sums
-    reduces the same values without writing them. float32 and float64 (two
-    blocks' words a value in float64, whose values keep one block each)."""
+    reduces the same values without writing them. In float64 (x64), whose
+    values need both words of a block, it is normal()."""
     dtype = jnp.dtype(dtype)
-    words = jax.random.key_data(key)
-    num = math.prod(shape)
     if dtype.itemsize != 4:
         return normal(key, shape, dtype)
+    words = jax.random.key_data(key)
+    num = math.prod(shape)
     y0, y1 = (computed_once(y, words) for y in _pair_words(words, num))
     bits = lax.concatenate([y0, y1], 0)[:num]
     return computed_once(bits_to_normal(bits, dtype), words).reshape(shape)

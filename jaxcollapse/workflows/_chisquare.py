@@ -61,24 +61,12 @@ def _proposal_bits(words, first, count: int, dtype):
         return _prng._hash(words, index, 0)
     a0, a1 = _prng._hash(words, 2 * index, 0)
     b0, b1 = _prng._hash(words, 2 * index + np.uint32(1), 0)
-
-    def join(hi, lo):
-        return lax.shift_left(hi.astype(jnp.uint64), np.uint64(32)) | lo.astype(
-            jnp.uint64
-        )
-
-    return join(a0, a1), join(b0, b1)
+    return _prng.join_words(a0, a1), _prng.join_words(b0, b1)
 
 
 def _unit_open(bits, dtype):
     """A uniform on (0, 1] from the top mantissa bits of `bits`."""
-    finfo = jnp.finfo(dtype)
-    uint = bits.dtype.type
-    one = np.array(1.0, dtype).view(uint)
-    unit = lax.bitcast_convert_type(
-        lax.shift_right_logical(bits, uint(finfo.bits - finfo.nmant)) | one, dtype
-    ) - np.array(1.0, dtype)
-    return np.array(1.0, dtype) - unit
+    return np.array(1.0, dtype) - _prng.unit_interval(bits, dtype)
 
 
 def _propose(words, first, d: float, c: float, count: int, dtype):
