@@ -1,6 +1,6 @@
 """jaxcollapse: self-consuming generative chains at scale, checked against theory."""
 
-__version__ = "0.1.3"
+__version__ = "0.1.4"
 
 from jaxcollapse._xla import configure_xla as _configure_xla
 

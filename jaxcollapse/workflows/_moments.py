@@ -12,10 +12,11 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxcollapse import _prng
 from jaxcollapse.workflows import _frame
-from jaxcollapse.workflows._chisquare import log_chisquare
+from jaxcollapse.workflows._chisquare import log_chisquares
 from jaxcollapse.workflows._frame import Frame
 from jaxcollapse.workflows._linalg import matmul, matvec
 
@@ -90,21 +91,17 @@ def gaussian_group(key, num: int, dim: int, scale, frame: Frame) -> Moments:
     The sample mean is N(0, scale^2 I / num) and, independently, the scatter is
     Wishart(num - 1, scale^2 I), drawn by the Bartlett decomposition (Bartlett
     1933): scatter = A A^T with A lower triangular, A_ii^2 ~ chi^2(num - 1 - i)
-    (drawn by _chisquare.py), A_ij ~ N(0, 1) below the diagonal.
+    (drawn together by _chisquare.log_chisquares), A_ij ~ N(0, 1) below the diagonal.
     """
     dtype = frame.log_scale.dtype
     k_mean, k_off = jax.random.fold_in(key, 0), jax.random.fold_in(key, 1)
-    mean = scale * _prng.normal(k_mean, (dim,), dtype) / jnp.sqrt(num)
-    diag_keys = [jax.random.fold_in(key, 2 + i) for i in range(dim)]
-    diag = jnp.exp(
-        0.5
-        * jnp.stack(
-            [log_chisquare(diag_keys[i], num - 1 - i, dtype) for i in range(dim)]
-        )
-    )
+    mean = scale * _prng.normal(k_mean, (dim,), dtype, dim > 1) / jnp.sqrt(num)
+    dofs = num - 1 - np.arange(dim)
+    diag = jnp.exp(0.5 * log_chisquares(jax.random.fold_in(key, 2), dofs, dtype))
     bartlett = jnp.diag(diag)
     if dim > 1:
-        bartlett = bartlett + jnp.tril(_prng.normal(k_off, (dim, dim), dtype), -1)
+        off = _prng.normal(k_off, (dim, dim), dtype, materialise=True)
+        bartlett = bartlett + jnp.tril(off, -1)
     scatter = scale**2 * matmul(bartlett, bartlett.T)
     one = jnp.ones((), dtype)
     return Moments(
