@@ -13,6 +13,7 @@ proposals only. Tested against float64 NumPy/SciPy (tests/test_fastmath.py).
 
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -49,6 +50,7 @@ def _horner(coefficients, x):
     return out
 
 
+@jax.jit
 def log_f32(x):
     """log x for positive, normal float32 x, in straight-line arithmetic that
     XLA fuses and vectorises with its neighbours: x = 2^e m with m in
@@ -63,6 +65,7 @@ def log_f32(x):
     return e.astype(x.dtype) * np.float32(math.log(2.0)) + (f - 0.5 * f2 + tail)
 
 
+@jax.jit
 def erfinv_f32(x):
     """erfinv(x) for float32 x in (-1, 1), Giles' single-precision formula (see
     _GILES_CENTRAL) with log_f32. Over all 2^23 uniforms that normal() maps to

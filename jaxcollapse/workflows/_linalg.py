@@ -8,10 +8,13 @@ results are bit-identical for any chunk size and device count. Pairwise
 summation is also more accurate than a running sum (error O(log n) ulps).
 """
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 
 
+@partial(jax.jit, static_argnames="axis")
 def tree_sum(x, axis: int = 0):
     """Sum over `axis` by a fixed pairwise tree (zero-padded to a power of two)."""
     axis = axis % x.ndim
@@ -29,6 +32,7 @@ def tree_sum(x, axis: int = 0):
     return jnp.squeeze(x, axis)
 
 
+@partial(jax.jit, static_argnames="axis")
 def tree_sum_odd(x, axis: int = -1):
     """Sum over `axis` by a fixed tree of halves, an odd element left over
     added to the first: tree_sum's order where the size is a power of two, and
