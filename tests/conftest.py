@@ -37,24 +37,26 @@ _DEVICE_SCRIPT = """
 import json, sys
 import jax, jaxcollapse as jc
 assert len(jax.devices()) == 8, jax.devices()
-workflow, kwargs, layouts = json.loads(sys.argv[1])
-out = {}
-for ndev, chunk in layouts:
-    r = jc.simulate(jc.Gaussian(), workflow, devices=jax.devices()[:ndev],
-                    chunk_size=chunk, **kwargs)
-    out[f"{ndev}-{chunk}"] = r.to_dict()["metrics"]
+runs, layouts = json.loads(sys.argv[1])
+out = []
+for workflow, kwargs in runs:
+    for ndev, chunk in layouts:
+        r = jc.simulate(jc.Gaussian(), workflow, devices=jax.devices()[:ndev],
+                        chunk_size=chunk, **kwargs)
+        out.append([workflow, f"{ndev}-{chunk}", r.to_dict()["metrics"]])
 json.dump(out, sys.stdout)
 """
 
 
-def assert_same_on_1_2_and_8_devices(workflow: str, **kwargs):
-    """A Gaussian run gives the same numbers, to the last bit, on 1, 2 and 8
-    XLA host-platform devices and several chunk sizes (in a subprocess with 8
-    devices) and in this process with its default devices."""
+def assert_same_on_1_2_and_8_devices(*runs):
+    """Gaussian runs, each (workflow, kwargs), give the same numbers, to the
+    last bit, on 1, 2 and 8 XLA host-platform devices and several chunk sizes
+    (in one subprocess with 8 devices) and in this process with its default
+    devices."""
     import jaxcollapse as jc
 
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8")
-    arg = json.dumps([workflow, kwargs, DEVICE_LAYOUTS])
+    arg = json.dumps([runs, DEVICE_LAYOUTS])
     proc = subprocess.run(
         [sys.executable, "-c", _DEVICE_SCRIPT, arg],
         env=env,
@@ -63,7 +65,10 @@ def assert_same_on_1_2_and_8_devices(workflow: str, **kwargs):
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    runs = json.loads(proc.stdout)
-    want = jc.simulate(jc.Gaussian(), workflow, **kwargs).to_dict()["metrics"]
-    for key, metrics in runs.items():
-        assert metrics == want, key
+    results = json.loads(proc.stdout)
+    assert len(results) == len(runs) * len(DEVICE_LAYOUTS)
+    for workflow, kwargs in runs:
+        want = jc.simulate(jc.Gaussian(), workflow, **kwargs).to_dict()["metrics"]
+        for name, layout, metrics in results:
+            if name == workflow:
+                assert metrics == want, (workflow, layout)

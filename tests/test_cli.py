@@ -127,37 +127,6 @@ def test_real_process_exit_code_and_help():
         assert word in helped.stdout
 
 
-def test_x64_keeps_a_collapsed_test_nll_finite(capsys, tmp_path):
-    """In float32 the test NLL of a deeply collapsed model overflows; --x64 holds it."""
-    path = tmp_path / "r.json"
-    code = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "jaxcollapse.cli",
-            "run",
-            "--num-samples",
-            "4",
-            "--generations",
-            "300",
-            "--chains",
-            "64",
-            "--x64",
-            "--json",
-            str(path),
-            "--no-progress",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert code.returncode == 0, code.stderr
-    data = json.loads(path.read_text())
-    assert data["config"]["x64"] is True
-    assert data["metrics"]["test_nll"]["nonfinite"][-1] == 0
-    assert data["metrics"]["test_nll"]["mean"][-1] > 1e38
-
-
 def test_compilation_cache_is_reused_across_processes_with_the_same_numbers(tmp_path):
     """The second identical command loads its programs from the on-disk cache
     (JAX reports the compile time it saved) and prints the same numbers."""

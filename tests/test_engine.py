@@ -47,13 +47,25 @@ def test_identical_for_any_chunk_size(workflow, exact):
 
 def test_identical_on_1_2_and_8_cpu_devices():
     """Same seed, same numbers on 1, 2 and 8 devices (XLA host-platform devices),
-    and the same as this process with its default devices."""
+    and the same as this process with its default devices: the points path
+    (accumulate-subsample) and the sample-level sufficient statistics
+    (fresh, SUMMARY; see test_summary.py), in one subprocess."""
     assert_same_on_1_2_and_8_devices(
-        "accumulate-subsample",
-        num_samples=6,
-        num_generations=5,
-        num_chains=1500,
-        seed=11,
+        (
+            "accumulate-subsample",
+            dict(num_samples=6, num_generations=5, num_chains=1500, seed=11),
+        ),
+        (
+            "fresh",
+            dict(
+                num_samples=20,
+                num_real=10,
+                num_generations=5,
+                num_chains=1500,
+                seed=4,
+                exact_path="off",
+            ),
+        ),
     )
 
 

@@ -4,7 +4,8 @@ On workflows that only union and reweight sets, exact_path="off" draws every
 point, as the Pool path does, but reduces each drawn set at once to its
 sufficient statistics. These tests hold it to the Pool path chain by chain
 (same keys, same draws, so the same numbers up to rounding), to its own
-invariances, and check where it is and is not used.
+invariances, and check where it is and is not used. Its device-count
+invariance is test_engine.py's test_identical_on_1_2_and_8_cpu_devices.
 """
 
 import importlib
@@ -20,7 +21,6 @@ from jaxcollapse.chain import Sizes, run_chain
 from jaxcollapse.config import representation
 from jaxcollapse.models._base import SUMMARY
 from jaxcollapse.workflows import get_workflow
-from tests.conftest import assert_same_on_1_2_and_8_devices
 
 sim_module = importlib.import_module("jaxcollapse.simulate")
 
@@ -117,18 +117,6 @@ def test_linreg_gram_equals_pool_path_chain_by_chain(workflow, weight, num_real)
     sizes = Sizes(num_samples=50, num_generations=8, num_real=num_real, num_test=30)
     lam = 0.0 if weight is None else weight
     _assert_summary_equals_pool(model, flow, sizes, 0.9, lam, 5, 1e-3, 1e-6)
-
-
-def test_summary_identical_on_1_2_and_8_cpu_devices_and_any_chunk():
-    assert_same_on_1_2_and_8_devices(
-        "fresh",
-        num_samples=20,
-        num_real=10,
-        num_generations=5,
-        num_chains=1500,
-        seed=4,
-        exact_path="off",
-    )
 
 
 @pytest.mark.parametrize(
