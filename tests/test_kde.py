@@ -506,6 +506,9 @@ def test_fresh_real_points_are_new_roots_never_counted():
     assert (roots[:, 1] < 10).any()
 
 
+# Slow: test_family_invariance's KDE fresh and accumulate cases check the same
+# bits on other chunk sizes and device counts in the default run.
+@pytest.mark.slow
 def test_identical_for_two_chunk_sizes():
     """The run above (compiled once already when the module runs in order),
     then in chunks of 64 chains: every statistic bit-identical."""

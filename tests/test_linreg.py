@@ -222,6 +222,9 @@ def test_simulation_matches_theory(case):
             assert abs(z) < Z, (res.config["temperature"], t, z)
 
 
+# Slow: test_family_invariance's linreg case checks the same bits on other chunk
+# sizes and device counts, and test_engine's a temperature grid, by default.
+@pytest.mark.slow
 def test_identical_for_any_chunk_size():
     """mix (two weights) over a temperature grid: one chunk or several, the same
     bits."""
