@@ -15,13 +15,14 @@ while loop propose more. Under vmap that loop runs for the whole batch only
 while some lane still needs it, which is rare; jax.random.gamma instead loops
 for every draw and costs several times more per chain-generation here.
 
-Proposal j of round r (r = 0 first, then the while loop's rounds) is Threefry
-block T_key(r * candidates + j, 0) of the draw's key, read directly (no
+k draws share one key (log_chisquares; k = 1 for one draw): proposal j of
+draw i in round r (r = 0 first, then the while loop's rounds) is Threefry
+block T_key((r k + i) * candidates + j, 0) of the key, read directly (no
 fold_in per round, no jax.random.uniform): in float32 its first word becomes
 the normal x as jax.random.normal makes it, sqrt(2) erfinv(w) (with
 _fastmath.erfinv_f32, as the Gaussian family's draws), its second word the
 uniform U = 1 - (top 23 bits) / 2^23 on (0, 1]; in float64 (x64) both come
-from two blocks, 2 (r * candidates + j) and the next, their words joined. One
+from two blocks, twice that block number and the next, their words joined. One
 block per proposal halves the hashing of the earlier two uniforms per
 proposal, and the leaner program compiles faster: a vmapped chi^2_999 draw
 0.91 s -> 0.58 s of XLA compilation and 72 -> 38 ns a draw on the 2-core AMD
