@@ -38,12 +38,13 @@ import json, sys
 import jax, jaxcollapse as jc
 assert len(jax.devices()) == 8, jax.devices()
 runs, layouts = json.loads(sys.argv[1])
-out = []
+out = []  # per run, {layout: metrics}
 for workflow, kwargs in runs:
+    out.append({})
     for ndev, chunk in layouts:
         r = jc.simulate(jc.Gaussian(), workflow, devices=jax.devices()[:ndev],
                         chunk_size=chunk, **kwargs)
-        out.append([workflow, f"{ndev}-{chunk}", r.to_dict()["metrics"]])
+        out[-1][f"{ndev}-{chunk}"] = r.to_dict()["metrics"]
 json.dump(out, sys.stdout)
 """
 
@@ -66,9 +67,9 @@ def assert_same_on_1_2_and_8_devices(*runs):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(proc.stdout)
-    assert len(results) == len(runs) * len(DEVICE_LAYOUTS)
-    for workflow, kwargs in runs:
+    assert len(results) == len(runs)
+    for (workflow, kwargs), layouts in zip(runs, results, strict=True):
+        assert len(layouts) == len(DEVICE_LAYOUTS)
         want = jc.simulate(jc.Gaussian(), workflow, **kwargs).to_dict()["metrics"]
-        for name, layout, metrics in results:
-            if name == workflow:
-                assert metrics == want, (workflow, layout)
+        for layout, metrics in layouts.items():
+            assert metrics == want, (workflow, layout)

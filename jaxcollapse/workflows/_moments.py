@@ -95,7 +95,8 @@ def gaussian_group(key, num: int, dim: int, scale, frame: Frame) -> Moments:
     """
     dtype = frame.log_scale.dtype
     k_mean, k_off = jax.random.fold_in(key, 0), jax.random.fold_in(key, 1)
-    mean = scale * _prng.normal(k_mean, (dim,), dtype, dim > 1) / jnp.sqrt(num)
+    mean = _prng.normal(k_mean, (dim,), dtype, materialise=dim > 1)
+    mean = scale * mean / jnp.sqrt(num)
     dofs = num - 1 - np.arange(dim)
     diag = jnp.exp(0.5 * log_chisquares(jax.random.fold_in(key, 2), dofs, dtype))
     bartlett = jnp.diag(diag)
