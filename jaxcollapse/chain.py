@@ -93,7 +93,10 @@ class ChainState(NamedTuple):
 
 
 def init_chain(key, model, workflow, sizes: Sizes, exact: bool):
-    """(state, metrics at generation 0) for the chain with key `key`."""
+    """The state of the chain with key `key` at generation 0: its truth,
+    held-out set, workflow state and model 0 (the fit to D_0). Generation 0's
+    metrics come from advance_chain's step 0, so that a run compiles the
+    metrics (and their statistics) once, in the scan body."""
     k_truth, k_real, k_test, k_fit = _subkeys(jax.random.fold_in(key, 0), 4)
     truth = model.init_truth(k_truth)
     real = model.sample_truth(k_real, truth, sizes.num_real, exact)
@@ -105,7 +108,7 @@ def init_chain(key, model, workflow, sizes: Sizes, exact: bool):
     if _keeps_points(model):
         first = _padded(real, _fit_capacity(k_fit, workflow, sizes, real, flow))
     params = model.fit(k_fit, first)
-    return ChainState(params, flow, truth, ref), model.metrics(params, truth, ref)
+    return ChainState(params, flow, truth, ref)
 
 
 def advance_chain(
@@ -119,9 +122,15 @@ def advance_chain(
     real_weight,
     exact: bool,
 ):
-    """Run generations `steps` (uint32 array); return (state, {name: (steps,)})."""
+    """Emit the metrics of generations `steps` (uint32 array, consecutive),
+    starting from `state`, model steps[0]: each step emits its model's metrics,
+    then computes the next model. Returns (state, {name: (steps,)}), the state
+    being model steps[-1] + 1, the next segment's start (the last segment of a
+    run computes one model past what it emits, and any steps past T, and drops
+    them). Generation 0's metrics come from here too, so that a run compiles
+    the metrics, and their statistics, once."""
 
-    def generation(state, t):
+    def next_model(state, t):
         k_sample, k_fresh, k_flow, k_fit = _subkeys(jax.random.fold_in(key, t), 4)
         synthetic = draw_synthetic(k_sample, state, model, sizes, temperature, exact)
         fresh = None
@@ -131,17 +140,20 @@ def advance_chain(
         if _keeps_points(model):
             train = _padded(train, max(sizes.num_real, train.weight.shape[0]))
         params = model.fit(k_fit, train, previous=state.params)
-        state = state._replace(params=params, flow=flow)
-        return state, model.metrics(params, state.truth, state.ref)
+        return state._replace(params=params, flow=flow)
+
+    def generation(state, t):
+        metrics = model.metrics(state.params, state.truth, state.ref)
+        return next_model(state, t + 1), metrics
 
     return jax.lax.scan(generation, state, steps)
 
 
 def run_chain(key, model, workflow, sizes: Sizes, temperature, real_weight, exact):
     """All metrics of one chain, {name: array (T+1,)}."""
-    state, first = init_chain(key, model, workflow, sizes, exact)
-    steps = jnp.arange(1, sizes.num_generations + 1, dtype=jnp.uint32)
-    _, later = advance_chain(
+    state = init_chain(key, model, workflow, sizes, exact)
+    steps = jnp.arange(sizes.num_generations + 1, dtype=jnp.uint32)
+    _, metrics = advance_chain(
         key, state, steps, model, workflow, sizes, temperature, real_weight, exact
     )
-    return {name: jnp.concatenate([first[name][None], later[name]]) for name in first}
+    return metrics

@@ -46,12 +46,14 @@ CASES = [
 ]
 
 
-# Progress calls per chunk of 64 chains: 1 (generation 0) + 4 segments; stops
-# in chunk 1, at chunk 2's start (a checkpoint without a carry), late in chunk 2.
+# Progress calls per chunk of 64 chains: 4 segments (generations 0..7, two a
+# segment), each after its statistics are merged and before its checkpoint;
+# stops in chunk 1, at chunk 2's first segment (the checkpoint is chunk 1's
+# last, without a carry), late in chunk 2.
 @pytest.mark.parametrize(
     "case,stop_at",
-    [(0, 3), (0, 6), (1, 6), (2, 9)],
-    ids=["gauss3", "gauss6", "kde6", "cat9"],
+    [(0, 3), (0, 5), (1, 5), (2, 7)],
+    ids=["gauss3", "gauss5", "kde5", "cat7"],
 )
 def test_resume_after_a_stop_is_bit_identical(tmp_path, case, stop_at):
     model, workflow, extra = CASES[case]

@@ -474,12 +474,10 @@ def test_accumulate_test_nll_matches_direct_evaluation():
 
     @jax.jit
     def run(key):
-        state, _ = init_chain(key, model, flow, sizes, False)
-        steps = jnp.arange(1, 3, dtype=jnp.uint32)
-        state, later = advance_chain(
-            key, state, steps, model, flow, sizes, 1.0, 0.0, False
-        )
-        return state, later["test_nll"][-1]
+        state = init_chain(key, model, flow, sizes, False)  # model 0
+        steps = jnp.arange(0, 2, dtype=jnp.uint32)  # emit 0, 1; return model 2
+        state, _ = advance_chain(key, state, steps, model, flow, sizes, 1.0, 0.0, False)
+        return state, model.metrics(state.params, state.truth, state.ref)["test_nll"]
 
     state, nll = run(jax.random.key(4))
     weight = np.asarray(state.params.weight)

@@ -312,10 +312,17 @@ class KDE:
         data = train.absolute()
         w = train.weight
         total = tree_sum(w, 0)
-        safe = jnp.where(total > 0, total, 1.0)
-        mean = weighted_mean(w, data) / safe
+        # One reciprocal, multiplied in: XLA rewrites a division by a broadcast
+        # scalar as this product in some compiled programs and not in others
+        # (it follows how the chain axis was laid out: one device or two), and
+        # the two round differently; written so, every program rounds alike.
+        # The mean is taken about a live point, so that equal points have it
+        # exactly (spread and Scott's h exactly 0).
+        inv = 1.0 / jnp.where(total > 0, total, 1.0)
+        anchor = data[jnp.argmax(w > 0)]
+        mean = anchor + weighted_mean(w, data - anchor) * inv
         centred = (data - mean) * (w[:, None] > 0)
-        per_dim = tree_sum(w[:, None] * centred * centred, 0) / safe
+        per_dim = tree_sum(w[:, None] * centred * centred, 0) * inv
         spread = tree_sum(per_dim, 0)
         if self.bandwidth == "scott":
             n_eff = jnp.sum(w > 0).astype(data.dtype)
