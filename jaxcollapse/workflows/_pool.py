@@ -169,7 +169,11 @@ class Pool(NamedTuple):
         """Exact weighted sufficient statistics (two passes, for accuracy)."""
         w = self.weight
         total = tree_sum(w, 0)
-        mean = weighted_mean(w, self.data) / total
+        # As KDE.fit: one reciprocal multiplied in (XLA rewrites a division by
+        # a broadcast scalar in some programs only, and the two round
+        # differently), and the mean about a live point (equal points: exact).
+        anchor = self.data[jnp.argmax(w > 0)]
+        mean = anchor + weighted_mean(w, self.data - anchor) * (1.0 / total)
         centred = (self.data - mean) * (w[:, None] > 0)
         scatter = weighted_scatter(w, centred)
         count = jnp.sum(w > 0).astype(jnp.int32)
