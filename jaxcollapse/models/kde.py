@@ -66,7 +66,7 @@ from jaxcollapse.workflows._linalg import (
     tree_max,
     tree_sum,
     tree_sum_odd,
-    weighted_mean,
+    weighted_mean_about_live,
 )
 from jaxcollapse.workflows._pool import Pool
 from jaxcollapse.workflows._scatter import scatter_max
@@ -312,15 +312,10 @@ class KDE:
         data = train.absolute()
         w = train.weight
         total = tree_sum(w, 0)
-        # One reciprocal, multiplied in: XLA rewrites a division by a broadcast
-        # scalar as this product in some compiled programs and not in others
-        # (it follows how the chain axis was laid out: one device or two), and
-        # the two round differently; written so, every program rounds alike.
-        # The mean is taken about a live point, so that equal points have it
-        # exactly (spread and Scott's h exactly 0).
+        # One reciprocal, multiplied in (see weighted_mean_about_live); equal
+        # points give spread and Scott's h exactly 0.
         inv = 1.0 / jnp.where(total > 0, total, 1.0)
-        anchor = data[jnp.argmax(w > 0)]
-        mean = anchor + weighted_mean(w, data - anchor) * inv
+        mean = weighted_mean_about_live(w, data, inv)
         centred = (data - mean) * (w[:, None] > 0)
         per_dim = tree_sum(w[:, None] * centred * centred, 0) * inv
         spread = tree_sum(per_dim, 0)

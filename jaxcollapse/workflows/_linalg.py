@@ -118,6 +118,18 @@ def weighted_mean(w, u):
     return tree_sum_odd(w[:, None] * u, 0)
 
 
+def weighted_mean_about_live(w, u, inv):
+    """inv * sum_i w_i u_i (inv: 1 / sum w, or whatever the caller divides
+    by), taken about the first point of positive weight, so that equal points
+    give their value exactly. The reciprocal is multiplied in: XLA rewrites a
+    division by a broadcast scalar as this product in some compiled programs
+    and not in others (it follows how the chain axis is laid out: one device
+    or two), and the two round differently; written so, every program rounds
+    alike."""
+    anchor = u[jnp.argmax(w > 0)]
+    return anchor + weighted_mean(w, u - anchor) * inv
+
+
 def weighted_scatter(w, c):
     """sum_i w_i c_i c_i^T for w (n,), c (n, k)."""
     return tree_sum_odd(w[:, None, None] * c[:, :, None] * c[:, None, :], 0)

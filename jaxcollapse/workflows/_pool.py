@@ -21,7 +21,7 @@ from jaxcollapse.workflows._frame import Frame
 from jaxcollapse.workflows._linalg import (
     rows_times,
     tree_sum,
-    weighted_mean,
+    weighted_mean_about_live,
     weighted_scatter,
 )
 from jaxcollapse.workflows._moments import Moments
@@ -169,11 +169,7 @@ class Pool(NamedTuple):
         """Exact weighted sufficient statistics (two passes, for accuracy)."""
         w = self.weight
         total = tree_sum(w, 0)
-        # As KDE.fit: one reciprocal multiplied in (XLA rewrites a division by
-        # a broadcast scalar in some programs only, and the two round
-        # differently), and the mean about a live point (equal points: exact).
-        anchor = self.data[jnp.argmax(w > 0)]
-        mean = anchor + weighted_mean(w, self.data - anchor) * (1.0 / total)
+        mean = weighted_mean_about_live(w, self.data, 1.0 / total)
         centred = (self.data - mean) * (w[:, None] > 0)
         scatter = weighted_scatter(w, centred)
         count = jnp.sum(w > 0).astype(jnp.int32)
