@@ -443,7 +443,7 @@ def simulate(
     # process (15-40 ms each; with the device-side slices of the segments'
     # statistics, now on the host, 0.23 s of a first 2048-chain Gaussian run,
     # timed operation by operation).
-    dtype = np.dtype(np.float64 if jax.config.jax_enable_x64 else np.float32)
+    dtype = jnp.result_type(float)  # JAX's default float: float32, or float64 (x64)
     temp_arr = np.asarray([g[0] for g in grid], dtype)
     lam_arr = np.asarray([g[1] for g in grid], dtype)
 

@@ -42,6 +42,7 @@ if "PYTEST_XDIST_WORKER" not in os.environ and "JAX_COMPILATION_CACHE_DIR" not i
 ):
     _SESSION_CACHE = tempfile.mkdtemp(prefix="jaxcollapse-tests-xla-")
     os.environ["JAX_COMPILATION_CACHE_DIR"] = _SESSION_CACHE
+    # programs worth keeping, as the CLI's cache (cli._compilation_cache)
     os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.2"
     atexit.register(shutil.rmtree, _SESSION_CACHE, True)
 
