@@ -12,9 +12,11 @@ Windows). A kill at any moment leaves either the previous checkpoint or the new
 one, never half of one; a stray temporary file is ignored and overwritten.
 
 Reading: the file is a NumPy .npz (a zip whose members carry CRC-32s, checked
-on reading) with the run's identity as JSON. A file that does not read, or
-belongs to another run, is refused with one line saying so; it is never
-overwritten by a different run.
+on reading) with the run's identity as JSON and a SHA-256 digest of every
+array (name, dtype, shape and bytes), so that a file edited or rewritten
+member by member, which the zip's own checks cannot see, is refused too. A
+file that does not read, fails its digest, or belongs to another run, is
+refused with one line saying so; it is never overwritten by a different run.
 """
 
 import hashlib
@@ -35,6 +37,17 @@ class CheckpointError(ValueError):
 def identity_hash(identity: dict) -> str:
     text = json.dumps(identity, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def digest(arrays: dict) -> str:
+    """SHA-256 of the arrays, in name order: each one's name, dtype and shape,
+    then its bytes (C order)."""
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(json.dumps([name, a.dtype.str, list(a.shape)]).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def path_in(folder) -> str:
@@ -60,9 +73,11 @@ def save(folder, identity: dict, meta: dict, arrays: dict) -> None:
     counters) and `arrays` (name -> numpy array), atomically."""
     final = path_in(folder)
     tmp = final + f".tmp-{os.getpid()}"
+    arrays = {k: np.asarray(v) for k, v in arrays.items()}
     record = {"identity": identity, "hash": identity_hash(identity), **meta}
+    record["digest"] = digest(arrays)
     payload = {_META: np.frombuffer(json.dumps(record).encode(), np.uint8)}
-    payload.update({k: np.asarray(v) for k, v in arrays.items()})
+    payload.update(arrays)
     with open(tmp, "wb") as f:
         np.savez(f, **payload)
         f.flush()
@@ -95,6 +110,8 @@ def load(folder, identity: dict):
             f"checkpoint {path} is unreadable ({type(err).__name__}: {err}); "
             "delete it to start the run afresh"
         ) from None
+    if not isinstance(record, dict):
+        raise damaged(path, "its record is not a JSON object")
     if record.get("hash") != identity_hash(identity):
         theirs = record.get("identity", {})
         differ = sorted(
@@ -108,4 +125,13 @@ def load(folder, identity: dict):
             f"{', '.join(differ) or 'its identity'}); use another folder or "
             "delete it"
         )
+    if record.get("digest") != digest(arrays):
+        raise damaged(path, "its arrays do not match their digest")
     return record, arrays
+
+
+def damaged(path, why: str) -> CheckpointError:
+    """The one-line refusal of a checkpoint that reads but cannot be right."""
+    return CheckpointError(
+        f"checkpoint {path} is damaged ({why}); delete it to start the run afresh"
+    )

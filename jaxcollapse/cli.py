@@ -142,7 +142,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--checkpoint-interval",
         type=float,
-        default=60.0,
+        default=None,
         metavar="SECONDS",
         help="least time between checkpoint saves (default 60; 0: every segment)",
     )
@@ -252,7 +252,56 @@ def _model(args):
                 f"{', '.join(own) or 'none'})"
             )
         kwargs[field] = value
+    if args.model == "kde":  # flags of a truth other than the one chosen
+        truth = kwargs.get("truth", "normal")
+        if args.factor is not None and truth != "circles":
+            raise ValueError(f"--factor is a setting of --truth circles, not {truth}")
+        if args.truth_noise is not None and truth == "normal":
+            raise ValueError(
+                "--truth-noise is a setting of the named 2-D truths (--truth "
+                "moons, circles or blobs), not normal"
+            )
     return cls(**kwargs)
+
+
+# The names simulate() and validate_run() give settings in their messages, and
+# the flags `run` takes them by.
+RUN_FLAGS = {
+    "model": "--model",
+    "workflow": "--workflow",
+    "num_samples": "--num-samples",
+    "num_generations": "--generations",
+    "num_chains": "--chains",
+    "seed": "--seed",
+    "num_real": "--num-real",
+    "num_test": "--num-test",
+    "temperature": "--temperature",
+    "real_weight": "--real-weight",
+    "verify": "--verify",
+    "keep_fraction": "--keep-fraction",
+    "exact_path": "--exact-path",
+    "chunk_size": "--chunk-size",
+    "keep_trajectories": "--trajectories",
+    "checkpoint_interval": "--checkpoint-interval",
+    **{field: flag for flag, (field, _, _) in FAMILY_FLAGS.items()},
+}
+
+
+def _as_flags(message: str) -> str:
+    """A `run` error message with the settings named by their flags: every
+    name with an underscore (never a word of prose), and a message's first
+    word when it is a setting ("temperature must be ..." -> "--temperature
+    must be ...")."""
+    import re
+
+    def flag(match):
+        return RUN_FLAGS.get(match.group(0), match.group(0))
+
+    message = re.sub(r"(?<![\w-])[a-z]+(?:_[a-z0-9]+)+\b", flag, message)
+    first, space, rest = message.partition(" ")
+    if first in RUN_FLAGS:
+        message = RUN_FLAGS[first] + space + rest
+    return message
 
 
 class Progress:
@@ -367,7 +416,9 @@ def _run(args) -> int:
     from jaxcollapse.simulate import simulate
 
     model = _model(args)
-    if args.json:
+    if args.checkpoint_interval is not None and args.checkpoint is None:
+        raise ValueError("--checkpoint-interval needs --checkpoint DIR")
+    if args.json is not None:
         check_writable_file(args.json, "--json")
     metrics = args.metrics.split(",") if args.metrics else None
     if metrics:
@@ -398,7 +449,9 @@ def _run(args) -> int:
             keep_trajectories=args.trajectories,
             progress=bar,
             checkpoint=args.checkpoint,
-            checkpoint_interval=args.checkpoint_interval,
+            checkpoint_interval=(
+                60.0 if args.checkpoint_interval is None else args.checkpoint_interval
+            ),
         )
     finally:
         bar.close()
@@ -425,8 +478,11 @@ def _run(args) -> int:
     if lines:
         print()
         print("\n".join(lines))
-    if args.json:
-        results.write_json(args.json)
+    if args.json is not None:
+        try:
+            results.write_json(args.json)
+        except OSError as err:  # checked before the run; the disk may change
+            raise OSError(f"cannot write --json {args.json}: {err}") from None
         print(f"\nwrote {args.json}")
     return 0
 
@@ -459,7 +515,7 @@ def _verify(args) -> int:
 
     from jaxcollapse import verify
 
-    if args.json:
+    if args.json is not None:
         check_writable_file(args.json, "--json")
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0; got {args.seed}")
@@ -475,7 +531,7 @@ def _verify(args) -> int:
         f"{args.alpha:g}, Bonferroni), {verify.LEVELS[args.level]} chains a case, "
         f"seed {args.seed}, {seconds:.0f} s"
     )
-    if args.json:
+    if args.json is not None:
         from jaxcollapse import config as cfg
 
         record = {
@@ -556,7 +612,10 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     except (UsageError, ValueError, OSError) as err:
-        print(f"jaxcollapse: error: {err}", file=sys.stderr)
+        message = str(err)
+        if getattr(args, "command", None) == "run" and not isinstance(err, OSError):
+            message = _as_flags(message)
+        print(f"jaxcollapse: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         hint = ""

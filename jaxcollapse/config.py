@@ -80,6 +80,8 @@ def check_writable_file(path, what: str = "") -> None:
     """Refuse (ValueError, one line naming `what`, e.g. "--json") an output
     path that is a folder, or whose file or folder cannot be written."""
     label = f"{what} " if what else ""
+    if not path:
+        raise ValueError(f"cannot write {label}'': no file named")
     if os.path.isdir(path):
         raise ValueError(f"cannot write {label}{path}: it is a folder")
     folder = os.path.dirname(os.path.abspath(path))
@@ -129,6 +131,24 @@ def _numbers(name, value, minimum=None, maximum=None, **strict):
         except ValueError:
             raise ValueError(f"{name} must be {allowed}; got {item!r}") from None
     return np.array(out, dtype=np.float64)
+
+
+def _representable(name, values) -> None:
+    """Refuse a finite setting that JAX's default float (float32 unless x64)
+    cannot hold: past its largest value it would become inf, and below its
+    smallest normal one a nonzero value becomes 0 (XLA's CPU code flushes
+    subnormals), either of which would turn a run's numbers into nonsense."""
+    import jax.numpy as jnp
+
+    info = np.finfo(jnp.result_type(float))
+    largest, tiny = float(info.max), float(info.tiny)
+    for value in np.atleast_1d(np.asarray(values, dtype=np.float64)).tolist():
+        if abs(value) > largest or 0 < abs(value) < tiny:
+            raise ValueError(
+                f"{name} = {value!r} cannot be held in {info.dtype}, whose "
+                f"magnitudes run from {info.tiny:.4g} to {info.max:.4g} "
+                "(--x64 computes in float64)"
+            )
 
 
 def _largest_set(flow, *, num_samples, num_real, num_generations, verify_fraction):
@@ -192,7 +212,12 @@ def validate_run(
     )
     if chunk_size is not None:
         check_integer("chunk_size", chunk_size, 1)
-    _numbers("temperature", temperature, 0.0, strict_min=True)
+    _representable(
+        "temperature", _numbers("temperature", temperature, 0.0, strict_min=True)
+    )
+    for field, value in vars(model).items():
+        if isinstance(value, float):  # the family's numeric settings
+            _representable(field, value)
     if real_weight is None:
         if name == "mix":
             raise ValueError(
@@ -203,7 +228,7 @@ def validate_run(
             raise ValueError(
                 f"real_weight is used only by workflows fresh and mix; not by {name}"
             )
-        _numbers("real_weight", real_weight, 0.0, 1.0)
+        _representable("real_weight", _numbers("real_weight", real_weight, 0.0, 1.0))
     exact_path = check_choice("exact_path", exact_path, EXACT_CHOICES)
     if verify is not None:
         from jaxcollapse.workflows import Verify

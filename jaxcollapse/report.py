@@ -95,7 +95,11 @@ def agreement(results, metrics=None) -> list[str]:
             continue
         stat = results.metrics[name]
         mean, sem = stat["mean"][t], stat["sem"][t]
-        if sem > 0:
+        if math.isnan(mean):
+            verdict = "no z: no chain has a finite value"
+        elif math.isnan(sem):
+            verdict = "no z: a standard error needs 2 or more finite chains"
+        elif sem > 0:
             verdict = f"z = {(mean - theory[t]) / sem:+.2f}"
         elif mean == theory[t]:
             verdict = "equal in every chain"  # no spread: z is undefined

@@ -515,11 +515,22 @@ def simulate(
         found = ckpt.load(checkpoint, identity)
         if found is not None:
             record, arrays = found
-            run = _Position(*record["position"])
-            for name in ("count", "mean", "m2", "nonfinite"):
-                getattr(acc, name)[...] = arrays[name]
-            heads[...] = arrays["heads"]
-            restored = [arrays[f"state_{i}"] for i in range(record["num_state"])]
+            try:  # the digest matched: a failure here is a file not ours
+                run = _Position(*record["position"])
+                for name, into in [
+                    *(
+                        (k, getattr(acc, k))
+                        for k in ("count", "mean", "m2", "nonfinite")
+                    ),
+                    ("heads", heads),
+                ]:
+                    if arrays[name].shape != into.shape:
+                        raise ValueError(f"{name} has shape {arrays[name].shape}")
+                    into[...] = arrays[name]
+                restored = [arrays[f"state_{i}"] for i in range(record["num_state"])]
+            except (KeyError, TypeError, ValueError) as err:
+                path = ckpt.path_in(checkpoint)
+                raise ckpt.damaged(path, f"{type(err).__name__}: {err}") from None
     started = time.perf_counter() - run.seconds
     compile_seconds, planned = 0.0, None
     if run.first_id < padded:

@@ -117,6 +117,9 @@ class Row:
     passed: bool
 
 
+MIN_ALPHA = 1e-12  # the smallest family-wise false-failure rate taken
+
+
 def z_bound(num_rows: int, alpha: float) -> float:
     """Two-sided Bonferroni bound: P(|z| > bound for any of num_rows) <= alpha."""
     from scipy import stats
@@ -175,8 +178,10 @@ def run(
     a line per case."""
     if level not in LEVELS:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
-    if not (isinstance(alpha, float) and 0.0 < alpha < 1.0):
-        raise ValueError(f"alpha must be a number in (0, 1); got {alpha!r}")
+    # Below MIN_ALPHA the bounds grow without use (5e-324 would make them
+    # infinite and pass every row).
+    if not (isinstance(alpha, float) and MIN_ALPHA <= alpha < 1.0):
+        raise ValueError(f"alpha must be a number in [{MIN_ALPHA:g}, 1); got {alpha!r}")
     num_chains = LEVELS[level]
     start = time.perf_counter()
     raw = []

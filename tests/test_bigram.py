@@ -260,3 +260,16 @@ def test_short_simulations_finetune_and_scratch():
 def test_bad_settings(kwargs, message):
     with pytest.raises(ValueError, match=message):
         Bigram(**kwargs)
+
+
+def test_diverged_model_has_no_count_of_missing_transitions():
+    """Non-finite logits (a learning rate far too large) make every metric NaN,
+    counted as non-finite, rather than a count of 0 from NaN comparisons."""
+    vocab = 4
+    model = Bigram(vocab=vocab, seq_len=4)
+    logits = np.zeros((vocab, vocab), np.float32)
+    logits[1, 2] = np.nan
+    ref = HeldOutCounts(jnp.ones((vocab, vocab), jnp.float32))
+    values = model.metrics(BigramParams(jnp.asarray(logits)), None, ref)
+    for name, value in values.items():
+        assert np.isnan(float(value)), name

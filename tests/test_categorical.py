@@ -437,3 +437,22 @@ def test_theory_wright_fisher_small_case_by_hand():
 def test_bad_settings_raise(kwargs):
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         Categorical(**kwargs)
+
+
+@pytest.mark.parametrize("alpha", [2.5, 1e37])
+def test_large_smoothing_fits_without_overflow(alpha):
+    """(c_k + alpha) / (n + K alpha) for alpha > 1 is computed over alpha, so K
+    alpha cannot overflow float32 (1e37 x 100 would make every p_hat 0: all
+    symbols "missing", entropy 0, silently)."""
+    K = 100
+    counts = np.zeros(K)
+    counts[:3] = [5.0, 3.0, 2.0]
+    model = Categorical(categories=K, smoothing=alpha)
+    params = model.fit(None, Counts(jnp.asarray(counts, jnp.float32), jnp.float32(10)))
+    want = (counts + alpha) / (counts.sum() + K * alpha)
+    np.testing.assert_allclose(np.asarray(params.probs), want, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(params.log_probs), np.log(want), rtol=1e-6)
+    values = model.metrics(params, None, None)
+    assert float(values["num_missing"]) == 0
+    entropy = -np.sum(want * np.log(want))
+    assert float(values["entropy"]) == pytest.approx(entropy, rel=1e-5)

@@ -66,20 +66,33 @@ def test_run_prints_simulation_beside_theory(capsys, tmp_path):
     [
         (["--model", "bogus"], "model"),
         (["--workflow", "bogus"], "workflow"),
-        (["--num-samples", "1"], "num_samples"),
-        (["--ddof", "1", "--num-samples", "1"], "num_samples"),
-        (["--chains", "-5"], "num_chains"),
-        (["--workflow", "mix", "--real-weight", "1.5"], "real_weight"),
-        (["--workflow", "mix"], "real_weight"),
+        (["--num-samples", "1"], "--num-samples must"),
+        (["--ddof", "1", "--num-samples", "1"], "--num-samples"),
+        (["--chains", "-5"], "--chains must"),
+        (["--generations", "-1"], "--generations must"),
+        (["--trajectories", "1000"], "--trajectories must"),
+        (["--workflow", "mix", "--real-weight", "1.5"], "--real-weight"),
+        (["--workflow", "mix"], "--real-weight"),
         (["--num-samples", "abc"], "num-samples"),
-        (["--temperature", "nan"], "temperature"),
+        (["--temperature", "nan"], "--temperature"),
+        (["--temperature", "1e300"], "--temperature = 1e+300 cannot be held"),
+        (["--temperature", "1e-40"], "float32"),
         (["--ddof", "3"], "ddof"),
         (["--json", "/nonexistent-dir/r.json"], "json"),
+        (["--json", ""], "--json"),
+        (["--checkpoint-interval", "5"], "--checkpoint DIR"),
         (["--metrics", "std,bogus"], "metrics"),
-        (["--exact-path", "on", "--workflow", "accumulate-subsample"], "exact_path"),
+        (["--exact-path", "on", "--workflow", "accumulate-subsample"], "--exact-path"),
         (["--bandwidth", "0.1"], "--bandwidth"),
         (["--model", "kde", "--bandwidth", "wide"], "bandwidth"),
         (["--model", "kde", "--bandwidth", "-1"], "bandwidth"),
+        (["--model", "kde", "--bandwidth", "1e300"], "--bandwidth = 1e+300"),
+        (
+            ["--model", "kde", "--factor", "0.5"],
+            "--factor is a setting of --truth circles",
+        ),
+        (["--model", "kde", "--truth-noise", "0.1"], "--truth-noise"),
+        (["--model", "linreg", "--noise", "1e39"], "--noise = 1e+39"),
         (["--model", "kde", "--truth", "moons"], "dim"),
         (["--model", "categorical", "--categories", "1"], "categories"),
         (["--model", "categorical", "--zipf", "-1"], "zipf"),
@@ -87,7 +100,7 @@ def test_run_prints_simulation_beside_theory(capsys, tmp_path):
         (["--model", "linreg", "--noise", "0"], "noise"),
         (["--model", "bigram", "--init", "warm"], "init"),
         (["--keep-fraction", "0.5"], "verify"),
-        (["--verify", "truth", "--keep-fraction", "0"], "keep_fraction"),
+        (["--verify", "truth", "--keep-fraction", "0"], "--keep-fraction"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(capsys, extra, word):
@@ -159,3 +172,12 @@ def test_compilation_cache_is_reused_across_processes_with_the_same_numbers(tmp_
     assert saved[0] == 0.0 and saved[1] > 0.0
     first, second = (json.loads(p.read_text())["metrics"] for p in out)
     assert first == second
+
+
+def test_one_chain_says_why_there_is_no_z(capsys):
+    """One chain has no standard error: the summary says so rather than "no
+    spread across chains"."""
+    assert main([*SMALL[:5], "--chains", "1", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "no z: a standard error needs 2 or more finite chains" in out
+    assert "no spread" not in out

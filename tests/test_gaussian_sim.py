@@ -33,10 +33,12 @@ KS_CASES = [
     ("mix", 1, ("var", "w2")),
 ]
 DEEP = ("log_var",)
+TINY_TAU = ("log_var", "kl", "mean")
 NUM_COMPARISONS = (
     len(THEORY_CASES) * len(CHECK_GENERATIONS) * MAX_METRICS
     + sum(len(c.values[2] if hasattr(c, "values") else c[2]) for c in KS_CASES)
     + 2 * len(DEEP)
+    + 2 * len(TINY_TAU)
 )
 Z = z_limit(NUM_COMPARISONS)
 
@@ -127,3 +129,27 @@ def test_deep_collapse_stays_exact(exact):
     assert np.isfinite(res.trajectories["log_var"]).all()
     assert np.isfinite(res.trajectories["kl"]).all()
     assert (res.trajectories["std"][:, -1] < 1e-30).all()
+
+
+@pytest.mark.parametrize("exact", ["on", "off"])
+def test_tiny_temperature_keeps_log_var_exact(exact):
+    """tau = 1e-20: every generation's variance shrinks by tau^2 = 1e-40, below
+    float32's smallest normal number after one generation; the temperature
+    lives in the frame's log scale, so log_var, kl and the mean still match
+    theory (tau * z, squared in the fit, flushed to 0 and made them -inf/NaN)."""
+    res = jc.simulate(
+        jc.Gaussian(),
+        "replace",
+        num_samples=10,
+        num_generations=3,
+        num_chains=2000,
+        seed=8,
+        temperature=1e-20,
+        exact_path=exact,
+    )
+    assert res.theory["log_var"][-1] < -270
+    for name in TINY_TAU:
+        stat = res.metrics[name]
+        assert stat["nonfinite"].sum() == 0, name
+        z = (stat["mean"][-1] - res.theory[name][-1]) / stat["sem"][-1]
+        assert abs(z) < Z, (name, z)

@@ -120,6 +120,8 @@ def test_bad_verify_input_is_one_line_and_exit_2(tmp_path, capsys):
     for argv in (
         ["verify", "--alpha", "2"],
         ["verify", "--alpha", "x"],
+        ["verify", "--alpha", "5e-324"],  # bounds infinite: every row would pass
+        ["verify", "--json", ""],
         ["verify", "--quick", "--full"],
         ["verify", "--json", str(tmp_path)],
         ["verify", "--seed", "-1"],

@@ -289,8 +289,13 @@ class Bigram:
         context = tree_sum(counts, 1) / num  # f_i
         row_entropy = -tree_sum(probs * log_probs, 1)
         missing = jnp.sum(probs < 1.0 / (MISSING_FACTOR * self.vocab))
+        # A diverged model (non-finite logits: a learning rate far too large)
+        # has no count of missing transitions; NaN, counted as non-finite, not
+        # a number computed from NaN probabilities (all compare false).
+        diverged = ~jnp.all(jnp.isfinite(params.logits))
+        missing = jnp.where(diverged, jnp.nan, missing.astype(log_probs.dtype))
         return {
             "test_nll": -total(counts * log_probs) / num,
             "entropy": tree_sum(context * row_entropy, 0),
-            "num_missing_transitions": missing.astype(log_probs.dtype),
+            "num_missing_transitions": missing,
         }

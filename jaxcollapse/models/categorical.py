@@ -275,8 +275,13 @@ class Categorical:
         live = (total > 0) & (stats.sum_sq_weight > 0)
         scale = jnp.where(live, total / jnp.where(live, stats.sum_sq_weight, 1.0), 0.0)
         alpha = self.smoothing
-        mass = stats.counts * scale + alpha  # N f_k + alpha
-        norm = total * scale + self.categories * alpha  # N + K alpha
+        if alpha <= 1.0:
+            mass = stats.counts * scale + alpha  # N f_k + alpha
+            norm = total * scale + self.categories * alpha  # N + K alpha
+        else:  # both over alpha, so that K alpha cannot overflow (alpha = 1e37,
+            # K = 100 would make norm inf and every p_hat 0)
+            mass = stats.counts * (scale / alpha) + 1.0
+            norm = total * (scale / alpha) + float(self.categories)
         uniform = jnp.full_like(mass, 1.0)
         mass = jnp.where(norm > 0, mass, uniform)
         norm = jnp.where(norm > 0, norm, float(self.categories))

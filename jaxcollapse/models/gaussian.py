@@ -99,6 +99,15 @@ class Gaussian:
         return ("mean_sqerr", "trace_cov", "log_det_cov", "kl", "w2", "test_nll")
 
     def _group(self, key, num, scale, frame, exact):
+        """num points of N(0, scale^2 I) in `frame`. A scale other than the
+        constant 1 (a temperature) goes into the frame's log_scale, so that the
+        stored coordinates stay N(0, I) and tau^2 never under- or overflows:
+        tau = 1e-20 keeps log var exact in float32 (tau * z, squared in the
+        fit, would be 1e-40, below float32's smallest normal number). A traced
+        tau of 1 adds log 1 = 0: the same bits as no temperature."""
+        if not (isinstance(scale, float) and scale == 1.0):
+            frame = frame._replace(log_scale=frame.log_scale + jnp.log(scale))
+            scale = 1.0
         if exact == SUMMARY:
             return _summary(key, num, self.dim, scale, frame)
         if exact:

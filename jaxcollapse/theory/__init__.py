@@ -4,6 +4,17 @@ import numpy as np
 
 
 def theory_for(config: dict) -> dict[str, np.ndarray]:
+    """E[metric at generation t] (see _theory_for); an empty dict, no theory
+    column, where a closed form overflows float64 (a temperature of 1e300 under
+    --x64, say): the simulation's own numbers are still reported."""
+    try:
+        with np.errstate(over="ignore"):
+            return _theory_for(config)
+    except OverflowError:
+        return {}
+
+
+def _theory_for(config: dict) -> dict[str, np.ndarray]:
     """E[metric at generation t] for every metric with a closed form in this setting.
 
     `config` is a run's settings (Results.config); an empty dict where no theory
