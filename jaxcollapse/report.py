@@ -91,8 +91,8 @@ def agreement(results, metrics=None) -> list[str]:
     out = []
     for name in names:
         theory = results.theory.get(name)
-        if theory is None or name not in results.metrics:
-            continue
+        if theory is None or name not in results.metrics or math.isnan(theory[t]):
+            continue  # (NaN: no closed form at this generation)
         stat = results.metrics[name]
         mean, sem = stat["mean"][t], stat["sem"][t]
         if math.isnan(mean):
