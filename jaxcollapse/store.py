@@ -63,6 +63,9 @@ SETTING_TYPES = {
     "train_steps": "int64",
     "learning_rate": "float64",
     "init": "string",
+    # how the numbers were computed (sweep.resolve): precision and package
+    "x64": "bool",
+    "jaxcollapse_version": "string",
 }
 VALUE_COLUMNS = ("point", "generation", "metric", "statistic", "value")
 
@@ -74,7 +77,12 @@ class StoreError(ValueError):
 def schema():
     import pyarrow as pa
 
-    kinds = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64()}
+    kinds = {
+        "string": pa.string(),
+        "int64": pa.int64(),
+        "float64": pa.float64(),
+        "bool": pa.bool_(),
+    }
     fields = [pa.field(k, kinds[v]) for k, v in SETTING_TYPES.items()]
     fields += [
         pa.field("point", pa.string()),
@@ -140,7 +148,9 @@ def check_finished(folder, points) -> int:
 
 
 def _atomic_write(path: str, write) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
+    # a hidden name (".x.tmp-PID"): Parquet readers skip it, if a kill leaves it
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, f".{name}.tmp-{os.getpid()}")
     with open(tmp, "wb") as f:
         write(f)
         f.flush()

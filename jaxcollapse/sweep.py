@@ -18,14 +18,17 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import math
 import os
 import shutil
 import sys
 from contextlib import contextmanager
 
-from jaxcollapse import store
+from jaxcollapse import __version__, store
+from jaxcollapse.checkpoint import CheckpointError
 from jaxcollapse.config import validate_run
 from jaxcollapse.models import FAMILIES
+from jaxcollapse.simulate import HEAD_VALUES
 
 try:
     import fcntl
@@ -55,6 +58,7 @@ RUN_DEFAULTS = {
 }
 EXECUTION = ("chunk_size",)  # how to run, not what: not part of a point
 SWEEPABLE = ("temperature", "real_weight")
+MAX_POINTS = 1_000_000  # grid combinations in one sweep (checked before expanding)
 FAMILY_KEYS = sorted(
     {f.name for cls in FAMILIES.values() for f in dataclasses.fields(cls)}
 )
@@ -189,7 +193,18 @@ def resolve(raw: dict) -> "Point":
     for f in dataclasses.fields(cls):
         value = getattr(model, f.name)
         settings[f.name] = value if not isinstance(value, float) else float(value)
+    # What the numbers also depend on: the precision (--x64) and the package
+    # (a new version may draw other streams); a store never serves a point
+    # computed otherwise.
+    settings["x64"] = _x64()
+    settings["jaxcollapse_version"] = __version__
     return Point(point_id(settings), settings, model)
+
+
+def _x64() -> bool:
+    import jax.numpy as jnp
+
+    return jnp.result_type(float) == jnp.float64
 
 
 def expand(base: dict, grid: dict, source: str = "sweep") -> list[Point]:
@@ -198,6 +213,13 @@ def expand(base: dict, grid: dict, source: str = "sweep") -> list[Point]:
     with a workflow that has none, keep_fraction without verify) are dropped,
     so such combinations collapse into one point."""
     keys = list(grid)
+    size = math.prod(len(grid[k]) for k in keys)
+    if size > MAX_POINTS:
+        _fail(
+            source,
+            f"the grid has {size:.4g} combinations; at most {MAX_POINTS:g} in one "
+            "sweep (split it into several sweep files on one store)",
+        )
     points, seen, models = [], set(), set()
     for combo in itertools.product(*(grid[k] for k in keys)):
         raw = dict(base)
@@ -213,6 +235,12 @@ def expand(base: dict, grid: dict, source: str = "sweep") -> list[Point]:
             seen.add(point.id)
             points.append(point)
     given = set(base) | set(grid)
+    for key, used in (
+        ("real_weight", "workflow fresh or mix"),
+        ("keep_fraction", "verify"),
+    ):
+        if key in given and all(p.settings[key] is None for p in points):
+            _fail(source, f"{key} is set but no point uses it (it needs {used})")
     for key in FAMILY_KEYS:
         having = [
             m
@@ -276,7 +304,6 @@ def _run_group(
 ):
     """Simulate the group's still unfinished points and store each of them
     (dry_run: only check that the group's run fits in memory)."""
-    from jaxcollapse.simulate import simulate
 
     todo = [p for p in g.points if not store.is_finished(folder, p.id)]
     if not todo:
@@ -287,30 +314,86 @@ def _run_group(
         lams = sorted({p.settings["real_weight"] for p in todo})
     model = todo[0].model
     c = g.common
+    # A point's quantiles come from the chains a point run alone would keep,
+    # whatever else shares its group; the grid is cut into runs whose kept
+    # chains fit simulate's bound on them (HEAD_VALUES).
+    heads = _head_chains(c, model)
+    per_setting = heads * (c["generations"] + 1) * len(model.metric_names)
+    width = max(1, HEAD_VALUES // per_setting)
+    runs = _cuts(temps, lams, width)
+    if dry_run:
+        runs = runs[:1]  # the widest
+    done = 0
+    for run_temps, run_lams in runs:
+        done += _run_cut(
+            folder, c, model, todo, run_temps, run_lams, heads,
+            chunk_size, progress, checkpoint_interval, dry_run,
+        )  # fmt: skip
+    return done
+
+
+def _head_chains(common: dict, model) -> int:
+    """simulate()'s default quantile_chains for one setting of this group."""
+    chains, steps = common["chains"], common["generations"] + 1
+    cap = HEAD_VALUES // (steps * len(model.metric_names))
+    return max(min(chains, 10_000, cap), min(chains, 100))
+
+
+def _cuts(temps, lams, width: int):
+    """(temperatures, real_weights) of runs of at most `width` settings each,
+    covering temps x lams (lams None: no real_weight axis)."""
+    if lams is None:
+        return [(temps[i : i + width], None) for i in range(0, len(temps), width)]
+    if len(lams) >= width:
+        return [
+            ([t], lams[i : i + width])
+            for t in temps
+            for i in range(0, len(lams), width)
+        ]
+    per = width // len(lams)
+    return [(temps[i : i + per], lams) for i in range(0, len(temps), per)]
+
+
+def _run_cut(
+    folder, c, model, todo, temps, lams, heads, chunk_size, progress, interval,
+    dry_run,
+):  # fmt: skip
+    from jaxcollapse.simulate import simulate
+
     tag = point_id({"group": c, "t": temps, "l": lams})
     ck = os.path.join(folder, "checkpoints", tag)
-    results = simulate(
-        model,
-        c["workflow"],
-        **_engine_settings(c),
+    kwargs = dict(
         temperature=temps,
         real_weight=lams,
         chunk_size=chunk_size,
         progress=progress,
         checkpoint=None if dry_run else ck,
-        checkpoint_interval=checkpoint_interval,
+        checkpoint_interval=interval,
         dry_run=dry_run,
+        quantile_chains=heads,
     )
+    try:
+        results = simulate(model, c["workflow"], **_engine_settings(c), **kwargs)
+    except CheckpointError:
+        if dry_run or not os.path.isdir(ck):
+            raise
+        # The store's own checkpoint, of this group but another layout (chunk
+        # size, device count) or damaged: start the group's run afresh.
+        shutil.rmtree(ck, ignore_errors=True)
+        results = simulate(model, c["workflow"], **_engine_settings(c), **kwargs)
     if dry_run:
         return 0
     by_setting = {}
     for i, (t, lam) in enumerate(itertools.product(temps, lams or [None])):
         by_setting[(t, lam)] = results[i]
+    written = 0
     for p in todo:
         key = (p.settings["temperature"], p.settings["real_weight"])
-        store.write_point(folder, p.id, p.settings, by_setting[key])
+        if key in by_setting:
+            store.write_point(folder, p.id, p.settings, by_setting[key])
+            written += 1
     shutil.rmtree(ck, ignore_errors=True)
-    return len(todo)
+    return written
 
 
 def run_sweep(

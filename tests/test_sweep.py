@@ -158,6 +158,16 @@ BAD_SPECS = [
     ("[base]\nseed = 'zero'\n", "seed must be an integer"),
     ("[base\nseed = 1\n", "not valid TOML"),
     ("[grid]\nchunk_size = [64, 128]\n", "cannot be swept"),
+    ("[grid]\nreal_weight = [0.2, 0.5]\n", "real_weight is set but no point"),
+    ("[base]\nkeep_fraction = 0.5\n", "keep_fraction is set but no point"),
+    (
+        "[grid]\n"
+        + "".join(
+            f"{k} = {list(range(2, 102))}\n"
+            for k in ("seed", "num_samples", "chains", "num_test")
+        ),
+        "the grid has 1e+08 combinations",
+    ),
 ]
 
 
@@ -213,3 +223,67 @@ def test_sweep_point_that_cannot_fit_is_refused_before_any_runs(tmp_path, capsys
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "GiB" in err, err
     assert not list((out / "table").iterdir())  # not even the small point ran
+
+
+def test_points_record_precision_and_version(finished_store):
+    """A point's id covers --x64 and the package version, which the numbers
+    depend on: a store never serves a float32 point to a float64 sweep, or an
+    old version's numbers; both are columns of the table."""
+    df = jc.load(finished_store)
+    assert set(df["x64"]) == {False}
+    assert set(df["jaxcollapse_version"]) == {jc.__version__}
+    point = expand(SPEC["base"], SPEC["grid"])[0]
+    other = {**point.settings, "x64": True}
+    assert store_id(other) != point.id
+
+
+def store_id(settings):
+    from jaxcollapse.sweep import point_id
+
+    return point_id(settings)
+
+
+def test_store_checkpoint_of_another_layout_is_restarted(tmp_path, finished_store):
+    """A sweep killed inside a group and rerun with another chunk_size finds
+    the store's checkpoint of that group in another layout: it starts the
+    group afresh (the same numbers) instead of stopping the sweep."""
+    calls = [0]
+
+    def stop_in_first_group(done, total):
+        calls[0] += 1
+        if calls[0] == 3:
+            raise Stop
+
+    spec = {"base": {**SPEC["base"], "chunk_size": 32}, "grid": SPEC["grid"]}
+    with pytest.raises(Stop):
+        run_sweep(spec, tmp_path, progress=stop_in_first_group, checkpoint_interval=0)
+    assert os.listdir(tmp_path / "checkpoints")
+    counts = run_sweep(SPEC, tmp_path)
+    assert counts["computed"] == NUM_POINTS
+    assert _frame(tmp_path).equals(_frame(finished_store))
+
+
+def test_quantiles_do_not_depend_on_the_group(tmp_path, monkeypatch):
+    """The chains a point's quantiles come from are those it would keep alone,
+    however many settings share its group: a point swept with others equals
+    the same point swept alone, quantiles included (the head bound is made
+    small so that the group's width would otherwise change them)."""
+    import importlib
+
+    sim_module = importlib.import_module("jaxcollapse.simulate")
+    from jaxcollapse import sweep as sweep_module
+
+    # room for two settings' 400 chains x 5 generations x 8 metrics: three
+    # in one run would keep 266 chains each (simulate's default), one alone 400
+    small = 400 * 5 * 8 * 2
+    monkeypatch.setattr(sim_module, "HEAD_VALUES", small)
+    monkeypatch.setattr(sweep_module, "HEAD_VALUES", small)
+    base = {**BASE, "workflow": "replace", "chains": 400}
+    wide = {"base": base, "grid": {"temperature": [0.8, 0.9, 1.0]}}
+    alone = {"base": {**base, "temperature": 1.0}, "grid": {}}
+    run_sweep(wide, tmp_path / "wide")
+    run_sweep(alone, tmp_path / "alone")
+    a, b = _frame(tmp_path / "wide"), _frame(tmp_path / "alone")
+    a = a[a.temperature == 1.0].reset_index(drop=True)
+    assert set(b.statistic) >= {"q05", "q50", "q95"}
+    assert a.equals(b)
