@@ -96,6 +96,8 @@ def read_sweep(path) -> tuple[dict, dict]:
         raise ValueError(f"cannot read sweep file {path}: {err.strerror}") from None
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"sweep file {path} is not valid TOML: {err}") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(f"sweep file {path} is not UTF-8 text: {err}") from None
     return check_spec(data, path)
 
 

@@ -287,3 +287,13 @@ def test_quantiles_do_not_depend_on_the_group(tmp_path, monkeypatch):
     a = a[a.temperature == 1.0].reset_index(drop=True)
     assert set(b.statistic) >= {"q05", "q50", "q95"}
     assert a.equals(b)
+
+
+def test_sweep_file_that_is_not_utf8_is_named(tmp_path, capsys):
+    spec = tmp_path / "latin1.toml"
+    spec.write_bytes(b"[base]\nseed = 1 # caf\xe9\n")
+    assert (
+        main(["sweep", str(spec), "--out", str(tmp_path / "s"), "--no-progress"]) == 2
+    )
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "latin1.toml is not UTF-8 text" in err, err
