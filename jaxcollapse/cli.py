@@ -613,8 +613,11 @@ def main(argv=None) -> int:
         return 2
     except (UsageError, ValueError, OSError) as err:
         message = str(err)
-        if getattr(args, "command", None) == "run" and not isinstance(err, OSError):
+        command = getattr(args, "command", None)
+        if command == "run" and not isinstance(err, OSError):
             message = _as_flags(message)
+        elif command == "verify" and message.startswith("alpha "):
+            message = "--" + message
         print(f"jaxcollapse: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

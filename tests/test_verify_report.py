@@ -129,3 +129,5 @@ def test_bad_verify_input_is_one_line_and_exit_2(tmp_path, capsys):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and err.startswith("jaxcollapse: error"), err
+        if argv[1:] == ["--alpha", "5e-324"]:
+            assert "--alpha must be a number in [1e-12, 1)" in err, err
