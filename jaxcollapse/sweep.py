@@ -261,14 +261,19 @@ def expand(base: dict, grid: dict, source: str = "sweep") -> list[Point]:
 def plan(points: list[Point]) -> list[Group]:
     """Group points by everything but the sweepable numbers, in first-seen order."""
     groups: dict[str, Group] = {}
+    seen: dict[str, tuple[set, set]] = {}  # membership in O(1), order in lists
     for p in points:
         common = {k: v for k, v in p.settings.items() if k not in SWEEPABLE}
         key = json.dumps(common, sort_keys=True)
         g = groups.setdefault(key, Group(common, [], [], []))
-        if p.settings["temperature"] not in g.temperatures:
-            g.temperatures.append(p.settings["temperature"])
-        if p.settings["real_weight"] not in g.real_weights:
-            g.real_weights.append(p.settings["real_weight"])
+        temps, lams = seen.setdefault(key, (set(), set()))
+        t, lam = p.settings["temperature"], p.settings["real_weight"]
+        if t not in temps:
+            temps.add(t)
+            g.temperatures.append(t)
+        if lam not in lams:
+            lams.add(lam)
+            g.real_weights.append(lam)
         g.points.append(p)
     for g in groups.values():
         if g.real_weights == [None]:
