@@ -297,7 +297,7 @@ def _as_flags(message: str) -> str:
     def flag(match):
         return RUN_FLAGS.get(match.group(0), match.group(0))
 
-    message = re.sub(r"(?<![\w-])[a-z]+(?:_[a-z0-9]+)+\b", flag, message)
+    message = re.sub(r"(?<![\w./-])[a-z]+(?:_[a-z0-9]+)+\b(?![./])", flag, message)
     first, space, rest = message.partition(" ")
     if first in RUN_FLAGS:
         message = RUN_FLAGS[first] + space + rest
