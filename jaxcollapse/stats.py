@@ -81,9 +81,14 @@ class Accumulator:
             c = c.astype(np.int64)
             total = n + c
             safe = np.maximum(total, 1)
-            delta = m - mu
-            mu = mu + delta * (c / safe)
-            s2 = s2 + s + delta**2 * (n * c / safe)
+            # Values past float64's square root (1e154, under x64) overflow the
+            # cross term to inf, which is what m2 then is; an empty side
+            # contributes nothing (never inf * 0 = NaN).
+            with np.errstate(over="ignore", invalid="ignore"):
+                delta = np.where(c > 0, m - mu, 0.0)
+                mu = mu + delta * (c / safe)
+                cross = np.where(n * c > 0, delta**2 * (n * c / safe), 0.0)
+                s2 = s2 + s + cross
             n = total
         self.nonfinite[where] += blocks(nonfinite).sum(axis=0)  # integers: exact
         self.count[where], self.mean[where], self.m2[where] = n, mu, s2
