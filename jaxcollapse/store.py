@@ -25,6 +25,7 @@ asks.
 
 import json
 import os
+import re
 
 import numpy as np
 
@@ -68,6 +69,7 @@ SETTING_TYPES = {
     "jaxcollapse_version": "string",
 }
 VALUE_COLUMNS = ("point", "generation", "metric", "statistic", "value")
+_POINT_FILE = re.compile(r"[0-9a-f]{20}\.parquet")  # sweep.point_id's ids
 
 
 class StoreError(ValueError):
@@ -211,6 +213,13 @@ def load(folder):
     if not os.path.isdir(table_dir):
         raise StoreError(f"not a jaxcollapse store (no table/ folder): {folder}")
     names = sorted(n for n in os.listdir(table_dir) if n.endswith(".parquet"))
+    for name in names:  # the store writes only <point id>.parquet files here
+        if not _POINT_FILE.fullmatch(name):
+            raise StoreError(
+                f"store file {os.path.join(table_dir, name)} is not a point of "
+                "this store (those are named <20 hex digits>.parquet); move it "
+                "out of table/"
+            )
     table_schema = schema()
     tables = []
     for name in names:

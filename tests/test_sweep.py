@@ -297,3 +297,21 @@ def test_sweep_file_that_is_not_utf8_is_named(tmp_path, capsys):
     )
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "latin1.toml is not UTF-8 text" in err, err
+
+
+def test_load_refuses_a_foreign_file_in_the_table(finished_store, tmp_path):
+    """table/ holds only the store's own <point id>.parquet files: another
+    Parquet file there is refused by name, not merged in with null settings."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "copy"
+    shutil.copytree(finished_store, folder)
+    table = pa.table({"metric": ["var"], "statistic": ["mean"], "value": [1.0]})
+    pq.write_table(table, folder / "table" / "foreign.parquet")
+    with pytest.raises(store.StoreError, match="foreign.parquet is not a point"):
+        jc.load(folder)
+    (folder / "table" / "foreign.parquet").unlink()
+    assert jc.load(folder)["point"].nunique() == NUM_POINTS
