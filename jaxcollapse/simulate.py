@@ -348,6 +348,16 @@ def _memory_bytes_host() -> int | None:
         return None
 
 
+def default_quantile_chains(
+    num_chains: int, num_steps: int, num_metrics: int, num_settings: int = 1
+) -> int:
+    """The chains whose values give the quantiles (SPEC §5) when none is asked
+    for: min(num_chains, 10^4), fewer where the kept values would pass
+    HEAD_VALUES, never fewer than min(num_chains, 100)."""
+    cap = HEAD_VALUES // (num_settings * num_steps * num_metrics)
+    return max(min(num_chains, 10_000, cap), min(num_chains, 100))
+
+
 def _as_grid(value):
     """(values as a 1-D array, whether a list was given); already validated."""
     return np.atleast_1d(np.asarray(value, dtype=np.float64)), np.ndim(value) > 0
@@ -475,8 +485,9 @@ def simulate(
     length = max(1, min(segment_length, T + 1))
 
     if quantile_chains is None:
-        cap = HEAD_VALUES // (num_settings * (T + 1) * num_metrics)
-        quantile_chains = max(min(num_chains, 10_000, cap), min(num_chains, 100))
+        quantile_chains = default_quantile_chains(
+            num_chains, T + 1, num_metrics, num_settings
+        )
     quantile_chains = min(quantile_chains, num_chains)
     keep = max(quantile_chains, keep_trajectories)
     blocks_per_device = chunk // unit
@@ -515,15 +526,11 @@ def simulate(
         found = ckpt.load(checkpoint, identity)
         if found is not None:
             record, arrays = found
+            into_of = {k: getattr(acc, k) for k in ("count", "mean", "m2", "nonfinite")}
+            into_of["heads"] = heads
             try:  # the digest matched: a failure here is a file not ours
                 run = _Position(*record["position"])
-                for name, into in [
-                    *(
-                        (k, getattr(acc, k))
-                        for k in ("count", "mean", "m2", "nonfinite")
-                    ),
-                    ("heads", heads),
-                ]:
+                for name, into in into_of.items():
                     if arrays[name].shape != into.shape:
                         raise ValueError(f"{name} has shape {arrays[name].shape}")
                     into[...] = arrays[name]

@@ -28,7 +28,6 @@ from jaxcollapse import __version__, store
 from jaxcollapse.checkpoint import CheckpointError
 from jaxcollapse.config import validate_run
 from jaxcollapse.models import FAMILIES
-from jaxcollapse.simulate import HEAD_VALUES
 
 try:
     import fcntl
@@ -324,9 +323,11 @@ def _run_group(
     # A point's quantiles come from the chains a point run alone would keep,
     # whatever else shares its group; the grid is cut into runs whose kept
     # chains fit simulate's bound on them (HEAD_VALUES).
-    heads = _head_chains(c, model)
-    per_setting = heads * (c["generations"] + 1) * len(model.metric_names)
-    width = max(1, HEAD_VALUES // per_setting)
+    from jaxcollapse.simulate import HEAD_VALUES, default_quantile_chains
+
+    steps, num_metrics = c["generations"] + 1, len(model.metric_names)
+    heads = default_quantile_chains(c["chains"], steps, num_metrics)
+    width = max(1, HEAD_VALUES // (heads * steps * num_metrics))
     runs = _cuts(temps, lams, width)
     if dry_run:
         runs = runs[:1]  # the widest
@@ -337,13 +338,6 @@ def _run_group(
             chunk_size, progress, checkpoint_interval, dry_run,
         )  # fmt: skip
     return done
-
-
-def _head_chains(common: dict, model) -> int:
-    """simulate()'s default quantile_chains for one setting of this group."""
-    chains, steps = common["chains"], common["generations"] + 1
-    cap = HEAD_VALUES // (steps * len(model.metric_names))
-    return max(min(chains, 10_000, cap), min(chains, 100))
 
 
 def _cuts(temps, lams, width: int):

@@ -271,13 +271,11 @@ def test_quantiles_do_not_depend_on_the_group(tmp_path, monkeypatch):
     import importlib
 
     sim_module = importlib.import_module("jaxcollapse.simulate")
-    from jaxcollapse import sweep as sweep_module
 
     # room for two settings' 400 chains x 5 generations x 8 metrics: three
     # in one run would keep 266 chains each (simulate's default), one alone 400
     small = 400 * 5 * 8 * 2
     monkeypatch.setattr(sim_module, "HEAD_VALUES", small)
-    monkeypatch.setattr(sweep_module, "HEAD_VALUES", small)
     base = {**BASE, "workflow": "replace", "chains": 400}
     wide = {"base": base, "grid": {"temperature": [0.8, 0.9, 1.0]}}
     alone = {"base": {**base, "temperature": 1.0}, "grid": {}}

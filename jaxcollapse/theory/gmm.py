@@ -23,11 +23,11 @@ import math
 import numpy as np
 from scipy import special
 
+from jaxcollapse.models.gmm import FLOOR_ULPS
 from jaxcollapse.theory.gaussian import gaussian_theory
 
 FLOOR_SDS = 6.0  # P(N(0, 1) < -6) = 1e-9: no chain is expected at the floor
 FLOOR_MARGIN = math.log(4.0)  # ... and none within a factor 4 of it
-FLOOR_ULPS = 64  # as models/gmm.py
 FLOOR_MAX_ABS = 4.0  # the max |x| assumed in the floor
 
 
