@@ -6,8 +6,10 @@ chain emits the model's metrics at t = 0..T (observables, never the samples).
 
 Randomness: the chain key is fold_in(root, chain_index); generation t uses
 fold_in(chain_key, t) alone, and its four consumers (sample, fresh draw,
-workflow, fit) get fold_in(that, 0..3): a consumer that draws nothing costs
-nothing, where a split would hash all four keys every generation. So a chain's
+workflow, fit) get fold_in(that, 0..3), and a family whose metrics are Monte
+Carlo (`model.metrics_draw`) gets fold_in(that, 4) for model t's metrics: a
+consumer that draws nothing costs nothing, where a split would hash all the
+keys every generation. So a chain's
 path does not depend on the number of chains, the chunk size, the device count,
 or on the generations being run in several segments (progress reporting,
 resume).
@@ -143,7 +145,12 @@ def advance_chain(
         return state._replace(params=params, flow=flow)
 
     def generation(state, t):
-        metrics = model.metrics(state.params, state.truth, state.ref)
+        if getattr(model, "metrics_draw", False):
+            # a family whose metrics are Monte Carlo (a named truth's gmm KL)
+            k_metrics = jax.random.fold_in(jax.random.fold_in(key, t), 4)
+            metrics = model.metrics(state.params, state.truth, state.ref, k_metrics)
+        else:
+            metrics = model.metrics(state.params, state.truth, state.ref)
         return next_model(state, t + 1), metrics
 
     return jax.lax.scan(generation, state, steps)

@@ -28,7 +28,11 @@ FAMILY_FLAGS = {
     "--dim": ("dim", int, "dimension d (gaussian, kde, linreg)"),
     "--ddof": ("ddof", int, "gaussian covariance divisor n - ddof: 0 or 1"),
     "--bandwidth": ("bandwidth", _bandwidth, "kde bandwidth h > 0, or scott"),
-    "--truth": ("truth", str, "kde truth: normal, moons, circles, blobs"),
+    "--truth": (
+        "truth",
+        str,
+        "kde truth: normal, moons, circles, blobs; gmm: mixture or those three",
+    ),
     "--truth-noise": ("truth_noise", float, "noise sd of the named 2-D truths"),
     "--factor": ("factor", float, "circles: inner radius"),
     "--components": ("components", int, "gmm components k"),
@@ -252,14 +256,15 @@ def _model(args):
                 f"{', '.join(own) or 'none'})"
             )
         kwargs[field] = value
-    if args.model == "kde":  # flags of a truth other than the one chosen
-        truth = kwargs.get("truth", "normal")
+    if args.model in ("kde", "gmm"):  # flags of a truth other than the one chosen
+        default = cls.truth  # kde: normal; gmm: mixture (the field's default)
+        truth = kwargs.get("truth", default)
         if args.factor is not None and truth != "circles":
             raise ValueError(f"--factor is a setting of --truth circles, not {truth}")
-        if args.truth_noise is not None and truth == "normal":
+        if args.truth_noise is not None and truth == default:
             raise ValueError(
                 "--truth-noise is a setting of the named 2-D truths (--truth "
-                "moons, circles or blobs), not normal"
+                f"moons, circles or blobs), not {default}"
             )
     return cls(**kwargs)
 
@@ -469,9 +474,14 @@ def _run(args) -> int:
         + (f", lambda={cfg['real_weight']:g}" if cfg["real_weight"] is not None else "")
         + f", {cfg['num_chains']} chains, seed {cfg['seed']}, {path}"
     )
+    theory = (
+        "theory = exact expectation"
+        if results.theory
+        else "no closed-form theory for this setting"
+    )
     print(
         f"{cfg['backend']} x{cfg['num_devices']}, {results.timing['seconds']:.1f} s; "
-        f"mean ± sem over chains; theory = exact expectation\n"
+        f"mean ± sem over chains; {theory}\n"
     )
     print(report.table(results, metrics))
     lines = report.agreement(results, metrics) + report.nonfinite_notes(results)

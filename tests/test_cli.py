@@ -37,6 +37,7 @@ SMALL = [
         ],
         ["--model", "linreg", "--dim", "2"],
         ["--model", "gmm", "--components", "1", "--em-steps", "5"],
+        ["--model", "gmm", "--truth", "circles", "--factor", "0.5", "--em-steps", "5"],
         ["--model", "bigram", "--vocab", "4", "--seq-len", "4", "--init", "scratch"],
     ],
 )
@@ -97,6 +98,13 @@ def test_run_prints_simulation_beside_theory(capsys, tmp_path):
         (["--model", "categorical", "--categories", "1"], "categories"),
         (["--model", "categorical", "--zipf", "-1"], "zipf"),
         (["--model", "gmm", "--components", "0"], "components"),
+        (["--model", "gmm", "--truth", "normal"], "--truth must be one of mixture"),
+        (
+            ["--model", "gmm", "--truth", "moons", "--factor", "0.5"],
+            "--factor is a setting of --truth circles, not moons",
+        ),
+        (["--model", "gmm", "--truth-noise", "0.1"], "not mixture"),
+        (["--model", "gmm", "--truth", "blobs", "--truth-noise", "0"], "truth-noise"),
         (["--model", "linreg", "--noise", "0"], "noise"),
         (["--model", "bigram", "--init", "warm"], "init"),
         (["--keep-fraction", "0.5"], "verify"),

@@ -16,6 +16,7 @@ CASES = [
     (jc.Categorical(categories=12, smoothing=0.5), "accumulate-subsample", {}),
     (jc.LinReg(dim=3), "augment", {}),
     (jc.GMM(components=2, em_steps=5), "replace", {"verify": "model"}),
+    (jc.GMM(components=3, em_steps=5, truth="blobs"), "accumulate", {}),
     (jc.Bigram(vocab=4, seq_len=6, train_steps=5), "accumulate", {}),
 ]
 

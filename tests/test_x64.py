@@ -18,6 +18,8 @@ cases = [
     (jc.KDE(bandwidth="scott"), "accumulate", {}),
     (jc.GMM(components=2, em_steps=5), "replace",
      dict(verify="truth", keep_fraction=0.5)),
+    (jc.GMM(components=2, em_steps=5, truth="moons"), "fresh",
+     dict(verify="truth", keep_fraction=0.5)),
     (jc.LinReg(dim=3), "mix", dict(real_weight=0.3)),
     (jc.Categorical(categories=12), "accumulate", {}),
     (jc.Categorical(categories=12), "replace", dict(exact_path="off")),
@@ -40,7 +42,7 @@ def test_every_family_runs_in_float64():
     )
     assert done.returncode == 0, done.stderr[-3000:]
     rows = json.loads(done.stdout.strip().splitlines()[-1])
-    assert len(rows) == 8
+    assert len(rows) == 9
     for name, workflow, x64, nonfinite in rows:
         assert x64 is True, name
         assert nonfinite == 0, (name, workflow)

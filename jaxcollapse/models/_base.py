@@ -38,6 +38,10 @@ Optional, for the memory estimate that sizes chunks (simulate):
 
 Optional, read by the engine (chain.py):
 
+    model.metrics_draw: bool         the metrics are Monte Carlo: the engine
+                                     calls metrics(params, truth, ref, key)
+                                     with a key of their own per generation
+
     model.params_keep_points: bool   the params hold the training set (KDE):
                                      every fit's set is padded to one capacity
 

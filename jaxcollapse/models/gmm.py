@@ -51,6 +51,31 @@ spike inside a wide component; in float32 the rounding of q and log q (about
 Points are absolute coordinates, a Pool of shape (capacity, 1) with frame None, so
 collapse is followed down to the variance floor (about 64 float steps, above);
 run with x64 to follow it further.
+
+Named 2-D truths (SPEC §2, `truth` = moons, circles or blobs, with `truth_noise`
+and, for circles, `factor`; the same generators as the kde family's, so the
+truths of "Collapse or Thrive?" can be modelled by a mixture too): the fit is
+the same EM in 2-D with full covariances (the same seeding, Lloyd start, empty
+rule and E-step; the Lloyd and k-means++ distances are squared Euclidean). The
+M-step's weighted covariance [[a, b], [b, c]] gets the floor f (as above, with
+max |x| over both coordinates) added to its diagonal, as scikit-learn's
+reg_covar does, and its determinant is kept at least f (a + c), which keeps the
+smallest eigenvalue at least about f when rounding would make it vanish: a
+component on one point or on a line stays a proper Gaussian. A covariance is
+carried as its Cholesky factor (l11, l21, l22), which the density, the sampler
+(mu + tau L z) and the KL share.
+- Metrics: `test_nll`, `kl`, then `weight_1..k`, `mean_x_1..k`, `mean_y_1..k`
+  (the mean's coordinates) and `var_1..k` (the trace of the covariance), the
+  components sorted by mean_x.
+- `kl` = KL(q || P) by Monte Carlo, stratified by component: KL_DRAWS draws
+  from each component j of q, sum_j pi_j mean(log q - log P). The draws come
+  from the metrics key the engine gives each generation (chain.py), so the
+  estimate of each chain is unbiased, independent across chains and
+  generations, and its noise is part of the spread the standard error
+  measures. log P is exact for blobs; for moons and circles it is the
+  population density the kde family's verifier uses (uniform angle on the arcs
+  convolved with the noise, kde.named_truth_log_density).
+- No closed-form theory (theory/gmm.py gives none for a named truth).
 """
 
 import math
@@ -61,7 +86,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxcollapse.config import INT32_MAX, assign, check_integer
+from jaxcollapse._prng import computed_once
+from jaxcollapse.config import (
+    INT32_MAX,
+    assign,
+    check_choice,
+    check_integer,
+    check_number,
+)
+from jaxcollapse.models.kde import (
+    init_named_truth,
+    named_truth_log_density,
+    named_truth_points,
+)
 from jaxcollapse.workflows._linalg import tree_sum
 from jaxcollapse.workflows._pool import Pool
 
@@ -75,6 +112,8 @@ _LOG_2PI = math.log(2.0 * math.pi)
 # The KL quadrature: breakpoints at mu + s sd for these s, Gauss-Legendre nodes.
 _KL_STEPS = np.arange(-8.0, 9.0)
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(6)
+TRUTHS = ("mixture", "moons", "circles", "blobs")
+KL_DRAWS = 128  # Monte Carlo draws per component for a named truth's KL
 
 
 class GMMParams(NamedTuple):
@@ -83,6 +122,14 @@ class GMMParams(NamedTuple):
     weight: jax.Array  # (k,) mixture weights, sum 1; 0 for an empty component
     mean: jax.Array  # (k,)
     var: jax.Array  # (k,) variances, > 0
+
+
+class GMM2Params(NamedTuple):
+    """A k-component 2-D Gaussian mixture with full covariances."""
+
+    weight: jax.Array  # (k,) mixture weights, sum 1; 0 for an empty component
+    mean: jax.Array  # (k, 2)
+    chol: jax.Array  # (k, 3) Cholesky factor (l11, l21, l22), l11, l22 > 0
 
 
 def truth_means(components: int) -> np.ndarray:
@@ -111,10 +158,18 @@ def mixture_logpdf(x, params: GMMParams):
     return _logsumexp(_component_logpdf(x, *params))
 
 
+def _squared_distance(x, centre):
+    """Squared (Euclidean, for points (N, 2)) distance of each point to centre."""
+    if x.ndim == 1:
+        return (x - centre) ** 2
+    return tree_sum((x - centre) ** 2, -1)
+
+
 def seed_means(key, x, w, k: int):
     """Weighted k-means++ seeding: k training points (see the module docstring)."""
     logw = jnp.where(w > 0, jnp.log(jnp.where(w > 0, w, 1.0)), -jnp.inf)
-    gap = jnp.full_like(x, jnp.inf)  # squared distance to the nearest mean so far
+    # squared distance to the nearest mean so far
+    gap = jnp.full(x.shape[:1], jnp.inf, x.dtype)
     means = []
     for j in range(k):
         if j == 0:
@@ -124,9 +179,9 @@ def seed_means(key, x, w, k: int):
                 gap > 0, logw + jnp.log(jnp.where(gap > 0, gap, 1.0)), -jnp.inf
             )
             score = jnp.where(jnp.max(score) > -jnp.inf, score, logw)
-        noise = jax.random.gumbel(jax.random.fold_in(key, j), x.shape, x.dtype)
+        noise = jax.random.gumbel(jax.random.fold_in(key, j), x.shape[:1], x.dtype)
         centre = x[jnp.argmax(score + noise)]
-        gap = jnp.minimum(gap, (x - centre) ** 2)
+        gap = jnp.minimum(gap, _squared_distance(x, centre))
         means.append(centre)
     return jnp.stack(means)
 
@@ -170,7 +225,11 @@ def _nearest(x, centres):
     """One-hot (N, k) assignment of each point to its nearest centre (ties to
     the lower index)."""
     k = centres.shape[0]
-    nearest = jnp.argmin((x[:, None] - centres) ** 2, axis=1)
+    if x.ndim == 1:
+        gap = (x[:, None] - centres) ** 2
+    else:
+        gap = tree_sum((x[:, None, :] - centres[None]) ** 2, -1)
+    nearest = jnp.argmin(gap, axis=1)
     return (nearest[:, None] == jnp.arange(k)).astype(x.dtype)
 
 
@@ -178,8 +237,12 @@ def lloyd_step(x, w, centres):
     """One weighted k-means (Lloyd) step; a centre that wins no weight stays."""
     hard = w[:, None] * _nearest(x, centres)
     mass = tree_sum(hard, 0)
-    moved = tree_sum(hard * x[:, None], 0) / jnp.where(mass > 0, mass, 1.0)
-    return jnp.where(mass > 0, moved, centres)
+    if x.ndim == 1:
+        moved = tree_sum(hard * x[:, None], 0) / jnp.where(mass > 0, mass, 1.0)
+        return jnp.where(mass > 0, moved, centres)
+    moved = tree_sum(hard[:, :, None] * x[:, None, :], 0)
+    moved = moved / jnp.where(mass > 0, mass, 1.0)[:, None]
+    return jnp.where((mass > 0)[:, None], moved, centres)
 
 
 def init_params(key, x, w, k: int, floor) -> GMMParams:
@@ -202,24 +265,143 @@ def init_params(key, x, w, k: int, floor) -> GMMParams:
 def variance_floor(x, w):
     """(FLOOR_ULPS eps max(1, max |x|))^2 over the points of positive weight: a
     component's sd never falls below 64 float steps at the data's magnitude."""
-    scale = jnp.maximum(jnp.max(jnp.where(w > 0, jnp.abs(x), 0.0)), 1.0)
+    live = w > 0 if x.ndim == 1 else (w > 0)[:, None]
+    scale = jnp.maximum(jnp.max(jnp.where(live, jnp.abs(x), 0.0)), 1.0)
     return (FLOOR_ULPS * jnp.finfo(x.dtype).eps * scale) ** 2
 
 
-def fit_em(key, x, w, k: int, steps: int) -> GMMParams:
-    """k-means++ start from `key`, then `steps` EM steps on points x, weights w."""
+def fit_em(key, x, w, k: int, steps: int):
+    """k-means++ start from `key`, then `steps` EM steps on points x, weights w:
+    GMMParams for points x (N,), GMM2Params for points x (N, 2)."""
     floor = variance_floor(x, w)
-    start = init_params(key, x, w, k, floor)
-    return jax.lax.fori_loop(0, steps, lambda _, p: em_step(x, w, p, floor), start)
+    if x.ndim == 1:
+        start, step = init_params(key, x, w, k, floor), em_step
+    else:
+        start, step = init_params_2d(key, x, w, k, floor), em_step_2d
+    return jax.lax.fori_loop(0, steps, lambda _, p: step(x, w, p, floor), start)
+
+
+# -- 2-D mixtures with full covariances (the named truths) ---------------------
+
+
+def cholesky_2d(a, b, c, floor):
+    """The Cholesky factor (..., 3) = (l11, l21, l22) of [[a, b], [b, c]] + floor I,
+    its determinant kept at least floor (a + c) (module docstring): l22^2 =
+    max(c - l21^2, floor (a + c) / a), written so that nothing overflows
+    before the entries themselves do."""
+    a, c = a + floor, c + floor
+    l11 = jnp.sqrt(a)
+    l21 = b / l11
+    l22 = jnp.sqrt(jnp.maximum(c - l21 * l21, floor * (1.0 + c / a)))
+    return jnp.stack([l11, l21, l22], -1)
+
+
+def _component_logpdf_2d(x, weight, mean, chol):
+    """log pi_j + log N(x; mu_j, L_j L_j^T) for points x (..., 2): shape
+    x.shape[:-1] + (k,); -inf where pi_j = 0."""
+    logw = jnp.where(weight > 0, jnp.log(jnp.where(weight > 0, weight, 1.0)), -jnp.inf)
+    l11, l21, l22 = chol[:, 0], chol[:, 1], chol[:, 2]
+    z1 = (x[..., None, 0] - mean[:, 0]) / l11
+    z2 = (x[..., None, 1] - mean[:, 1] - l21 * z1) / l22
+    norm = _LOG_2PI + jnp.log(l11) + jnp.log(l22)
+    return logw - norm - 0.5 * (z1 * z1 + z2 * z2)
+
+
+def mixture_logpdf_2d(x, params: GMM2Params):
+    """log q(x) for points x (..., 2)."""
+    return _logsumexp(_component_logpdf_2d(x, *params))
+
+
+def weighted_cov_2d(x, w, centre, wr=None):
+    """(a, b, c): the weighted second moments about centre (k, 2) of points
+    x (N, 2) under weights wr (N, k) (default w), divided by their sums."""
+    d = x[:, None, :] - centre[None]  # (N, k, 2)
+    mass = tree_sum(wr, 0)
+    safe = jnp.where(mass > 0, mass, 1.0)
+    a = tree_sum(wr * d[..., 0] * d[..., 0], 0) / safe
+    b = tree_sum(wr * d[..., 0] * d[..., 1], 0) / safe
+    c = tree_sum(wr * d[..., 1] * d[..., 1], 0) / safe
+    return a, b, c
+
+
+def m_step_2d(x, w, resp, previous: GMM2Params, floor) -> GMM2Params:
+    """The weighted M-step of m_step in 2-D: full covariances, floored."""
+    wr = w[:, None] * resp
+    mass = tree_sum(wr, 0)  # (k,)
+    alive = mass > EMPTY_FRACTION * tree_sum(w, 0)
+    safe = jnp.where(alive, mass, 1.0)
+    moved = tree_sum(wr[:, :, None] * x[:, None, :], 0) / safe[:, None]
+    mean = jnp.where(alive[:, None], moved, previous.mean)
+    chol = cholesky_2d(*weighted_cov_2d(x, w, mean, wr), floor)
+    chol = jnp.where(alive[:, None], chol, previous.chol)
+    kept = jnp.where(alive, mass, 0.0)
+    kept_total = tree_sum(kept, 0)
+    weight = kept / jnp.where(kept_total > 0, kept_total, 1.0)
+    return GMM2Params(weight, mean, chol)
+
+
+def em_step_2d(x, w, params: GMM2Params, floor) -> GMM2Params:
+    """One weighted EM step in 2-D; the E-step in log space."""
+    logc = _component_logpdf_2d(x, *params)  # (N, k)
+    norm = _logsumexp(logc)
+    some = norm > -jnp.inf
+    resp = jnp.where(
+        some[:, None], jnp.exp(logc - jnp.where(some, norm, 0.0)[:, None]), 0.0
+    )
+    return m_step_2d(x, w, resp, params, floor)
+
+
+def init_params_2d(key, x, w, k: int, floor) -> GMM2Params:
+    """init_params in 2-D: an empty start component gets the data's covariance."""
+    centres = seed_means(key, x, w, k)
+    centres = jax.lax.fori_loop(
+        0, KMEANS_STEPS, lambda _, c: lloyd_step(x, w, c), centres
+    )
+    total_w = tree_sum(w, 0)
+    centre = tree_sum(w[:, None] * x, 0) / jnp.where(total_w > 0, total_w, 1.0)
+    data = cholesky_2d(*weighted_cov_2d(x, w, centre[None], w[:, None]), floor)
+    previous = GMM2Params(
+        jnp.full((k,), 1.0 / k, x.dtype), centres, jnp.broadcast_to(data, (k, 3))
+    )
+    return m_step_2d(x, w, _nearest(x, centres), previous, floor)
+
+
+def _pick_components(key, weight, num):
+    """num component indices drawn with probability weight_j (inverse CDF over
+    a running sum in a fixed order); never an empty trailing component."""
+    k = weight.shape[0]
+    cum = [weight[0]]
+    for j in range(1, k):  # a running sum over k entries, in a fixed order
+        cum.append(cum[-1] + weight[j])
+    u = jax.random.uniform(key, (num,), weight.dtype) * cum[-1]
+    pick = jnp.zeros((num,), jnp.int32)
+    for j in range(k - 1):
+        pick = pick + (u >= cum[j]).astype(jnp.int32)
+    # Never an empty trailing component (u * total may round up to total).
+    last = k - 1 - jnp.argmax((weight > 0)[::-1])
+    return jnp.minimum(pick, last)
+
+
+def _affine_2d(mean, chol, z, scale):
+    """mean + scale L z for rows of mean (..., 2), chol (..., 3), z (..., 2)."""
+    factor = scale * chol
+    x1 = mean[..., 0] + factor[..., 0] * z[..., 0]
+    x2 = mean[..., 1] + (factor[..., 1] * z[..., 0] + factor[..., 2] * z[..., 1])
+    return jnp.stack([x1, x2], -1)
 
 
 @dataclass(frozen=True)
 class GMM:
-    """1-D Gaussian mixture family (SPEC §2): `components` k in [1, 256]
-    (MAX_COMPONENTS), `em_steps` >= 1."""
+    """Gaussian mixture family (SPEC §2): `components` k in [1, 256]
+    (MAX_COMPONENTS), `em_steps` >= 1; `truth` the 1-D `mixture` (default) or a
+    named 2-D truth (moons, circles, blobs) with `truth_noise` > 0 and, for
+    circles, `factor` in (0, 1)."""
 
     components: int = 2
     em_steps: int = 20
+    truth: str = "mixture"
+    truth_noise: float = 0.05
+    factor: float = 0.8
     name: ClassVar[str] = "gmm"
     has_exact_path: ClassVar[bool] = False
 
@@ -230,7 +412,22 @@ class GMM:
                 "components", self.components, 1, limit=MAX_COMPONENTS
             ),
             em_steps=check_integer("em_steps", self.em_steps, 1, limit=INT32_MAX),
+            truth=check_choice("truth", self.truth, TRUTHS),
+            truth_noise=check_number(
+                "truth_noise", self.truth_noise, 0.0, strict_min=True
+            ),
+            factor=check_number("factor", self.factor, 0.0, 1.0, strict_max=True),
         )
+
+    @property
+    def dim(self) -> int:
+        """1 for the default mixture, 2 for a named truth."""
+        return 1 if self.truth == "mixture" else 2
+
+    @property
+    def metrics_draw(self) -> bool:
+        """A named truth's KL is Monte Carlo: metrics() takes a key (chain.py)."""
+        return self.truth != "mixture"
 
     def min_samples(self) -> int:
         """k + 1 points: enough for k distinct seeds and a variance."""
@@ -238,18 +435,22 @@ class GMM:
 
     def point_floats(self) -> int:
         """A point, plus its k responsibilities in the fit's working memory."""
-        return 1 + self.components
+        return self.dim + self.components
 
     def fixed_floats(self) -> int:
-        return 3 * self.components
+        if self.truth == "mixture":
+            return 3 * self.components
+        # parameters, and the KL's draws and their truth densities
+        return 6 * self.components + 4 * KL_DRAWS * self.components + 6
 
     @property
     def metric_names(self) -> tuple[str, ...]:
         k = range(1, self.components + 1)
+        means = ("mean",) if self.truth == "mixture" else ("mean_x", "mean_y")
         return (
             ("test_nll", "kl")
             + tuple(f"weight_{i}" for i in k)
-            + tuple(f"mean_{i}" for i in k)
+            + tuple(f"{label}_{i}" for label in means for i in k)
             + tuple(f"var_{i}" for i in k)
         )
 
@@ -262,47 +463,60 @@ class GMM:
         )
 
     def init_truth(self, key):
-        return None
+        """The blob centres (3, 2) for blobs (as the kde family's); else None."""
+        if self.truth == "mixture":
+            return None
+        return init_named_truth(self.truth, key)
+
+    def _truth_points(self, key, truth, num):
+        dtype = jnp.result_type(float)
+        return named_truth_points(
+            self.truth, key, truth, num, self.truth_noise, self.factor, dtype
+        )
 
     def sample_truth(self, key, truth, num, exact):
+        if self.truth != "mixture":
+            return Pool.full(self._truth_points(key, truth, num), None)
         dtype = jnp.result_type(float)
         return self.sample(key, self._truth(dtype), num, 1.0, exact)
 
     def reference(self, key, truth, num, exact):
-        """The held-out real points, (num,)."""
+        """The held-out real points, (num,) for the 1-D mixture, else (num, 2)."""
+        if self.truth != "mixture":
+            return self._truth_points(key, truth, num)
         return self.sample_truth(key, truth, num, exact).data[:, 0]
 
-    def fit(self, key, train: Pool, previous=None) -> GMMParams:
-        x = train.data[:, 0]
+    def fit(self, key, train: Pool, previous=None):
+        x = train.data[:, 0] if self.truth == "mixture" else train.data
         return fit_em(
             key, x, train.weight.astype(x.dtype), self.components, self.em_steps
         )
 
     def sample(self, key, params: GMMParams, num, temperature, exact):
         """num draws: component by inverse CDF of the weights, then N(mu, tau^2 v)."""
+        pick = _pick_components(jax.random.fold_in(key, 0), params.weight, num)
+        if self.truth != "mixture":
+            dtype = params.mean.dtype
+            z = jax.random.normal(jax.random.fold_in(key, 1), (num, 2), dtype)
+            x = _affine_2d(params.mean[pick], params.chol[pick], z, temperature)
+            return Pool.full(x, None)
         weight, mean, var = params
-        dtype = mean.dtype
-        k = self.components
-        cum = [weight[0]]
-        for j in range(1, k):  # a running sum over k entries, in a fixed order
-            cum.append(cum[-1] + weight[j])
-        u = jax.random.uniform(jax.random.fold_in(key, 0), (num,), dtype) * cum[-1]
-        pick = jnp.zeros((num,), jnp.int32)
-        for j in range(k - 1):
-            pick = pick + (u >= cum[j]).astype(jnp.int32)
-        # Never an empty trailing component (u * total may round up to total).
-        last = k - 1 - jnp.argmax((weight > 0)[::-1])
-        pick = jnp.minimum(pick, last)
-        z = jax.random.normal(jax.random.fold_in(key, 1), (num,), dtype)
+        z = jax.random.normal(jax.random.fold_in(key, 1), (num,), mean.dtype)
         x = mean[pick] + temperature * jnp.sqrt(var[pick]) * z
         return Pool.full(x[:, None], None)
 
-    def log_density(self, params: GMMParams, pool: Pool) -> jax.Array:
+    def log_density(self, params, pool: Pool) -> jax.Array:
         """log q(x) per point (the self-curation reward)."""
+        if self.truth != "mixture":
+            return mixture_logpdf_2d(pool.data, params)
         return mixture_logpdf(pool.data[:, 0], params)
 
     def truth_log_density(self, truth, pool: Pool) -> jax.Array:
         """log P(x) per point (the verifier's reward)."""
+        if self.truth != "mixture":
+            return named_truth_log_density(
+                self.truth, truth, pool.data, self.truth_noise, self.factor
+            )
         x = pool.data[:, 0]
         return mixture_logpdf(x, self._truth(x.dtype))
 
@@ -324,12 +538,52 @@ class GMM:
         cell = half[:, None] * jnp.asarray(_GL_WEIGHTS, dtype) * integrand
         return tree_sum(cell.reshape(-1), 0)
 
-    def metrics(self, params: GMMParams, truth, ref) -> dict:
+    def kl_2d(self, params: GMM2Params, truth, key) -> jax.Array:
+        """KL(q || P) for a named truth: the stratified Monte Carlo estimate of
+        the module docstring, KL_DRAWS draws of each component from `key`."""
+        weight, mean, chol = params
+        k = self.components
+        # The draws are computed once (_prng.computed_once): XLA would copy
+        # the hash, erf_inv and the affine map into each consumer (the model's
+        # and the truth's densities), and each copy may contract multiplies
+        # and adds into fused multiply-adds differently from program to
+        # program: the estimate differed in its last bits between a run in one
+        # segment and in segments of 2 generations.
+        words = jax.random.key_data(key)
+        z = computed_once(jax.random.normal(key, (k, KL_DRAWS, 2), mean.dtype), words)
+        y = _affine_2d(mean[:, None, :], chol[:, None, :], z, 1.0)
+        y = computed_once(y.reshape(k * KL_DRAWS, 2), words)
+        log_q = mixture_logpdf_2d(y, params)
+        log_p = named_truth_log_density(
+            self.truth, truth, y, self.truth_noise, self.factor
+        )
+        per_component = tree_sum((log_q - log_p).reshape(k, KL_DRAWS), 1) / KL_DRAWS
+        return tree_sum(jnp.where(weight > 0, weight * per_component, 0.0), 0)
+
+    def metrics(self, params, truth, ref, key=None) -> dict:
+        """SPEC §5's metrics (module docstring); `key` drives a named truth's
+        Monte Carlo KL and is required there."""
         num = ref.shape[0]
-        test_nll = -tree_sum(mixture_logpdf(ref, params), 0) / num
-        order = jnp.argsort(params.mean)
-        out = {"test_nll": test_nll, "kl": self.kl(params)}
-        for label, values in zip(("weight", "mean", "var"), params, strict=True):
+        if self.truth == "mixture":
+            test_nll = -tree_sum(mixture_logpdf(ref, params), 0) / num
+            order = jnp.argsort(params.mean)
+            out = {"test_nll": test_nll, "kl": self.kl(params)}
+            columns = zip(("weight", "mean", "var"), params, strict=True)
+        else:
+            if key is None:
+                raise ValueError("a named truth's gmm metrics need a key (its KL)")
+            weight, mean, chol = params
+            test_nll = -tree_sum(mixture_logpdf_2d(ref, params), 0) / num
+            order = jnp.argsort(mean[:, 0])
+            out = {"test_nll": test_nll, "kl": self.kl_2d(params, truth, key)}
+            trace = tree_sum(chol * chol, 1)  # l11^2 + l21^2 + l22^2
+            columns = (
+                ("weight", weight),
+                ("mean_x", mean[:, 0]),
+                ("mean_y", mean[:, 1]),
+                ("var", trace),
+            )
+        for label, values in columns:
             for i in range(self.components):
                 out[f"{label}_{i + 1}"] = values[order[i]]
         return out

@@ -227,6 +227,46 @@ def mixture_log_density(query, centres, log_weight, scale):
     return lse - dim * jnp.log(scale) - 0.5 * dim * math.log(2.0 * math.pi)
 
 
+def init_named_truth(truth: str, key):
+    """A named truth's per-chain settings: the blob centres (3, 2), uniform in
+    [-10, 10]^2, for blobs; None for the others."""
+    if truth != "blobs":
+        return None
+    return jax.random.uniform(
+        key, (NUM_CENTRES, 2), minval=-CENTRE_BOX, maxval=CENTRE_BOX
+    )
+
+
+def named_truth_points(truth: str, key, centres, num: int, noise, factor, dtype):
+    """num points (num, 2) of a named 2-D truth (moons, circles, blobs; SPEC §2),
+    in the generator's order (not shuffled); centres: init_named_truth's."""
+    z = jax.random.normal(key, (num, 2), dtype)
+    if truth == "blobs":
+        # unit spread around the centre, then the truth noise (SPEC §2)
+        labels = np.repeat(np.arange(NUM_CENTRES), blob_counts(num))
+        spread = math.sqrt(1.0 + noise**2)
+        return centres[labels].astype(dtype) + spread * z
+    base = arc_positions(truth, num, factor)
+    return jnp.asarray(base, dtype) + noise * z
+
+
+def named_truth_log_density(truth: str, centres, x, noise, factor):
+    """log P(x) for rows x (Q, 2) of a named 2-D truth: exact for blobs (the
+    equal mixture of its 3 Gaussians); for moons and circles the population
+    limit (uniform angle on the arcs, convolved with the noise) by the midpoint
+    quadrature of arc_nodes and mixture_log_density's streaming log-sum-exp."""
+    dtype = x.dtype
+    if truth == "blobs":
+        nodes = centres.astype(dtype)
+        scale = jnp.asarray(math.sqrt(1.0 + noise**2), dtype)
+    else:
+        nodes = jnp.asarray(arc_nodes(truth, noise, factor), dtype)
+        scale = jnp.asarray(noise, dtype)
+    count = nodes.shape[0]
+    log_w = jnp.full((count,), -math.log(count), dtype)
+    return mixture_log_density(x, nodes, log_w, scale)
+
+
 @dataclass(frozen=True)
 class KDE:
     """Gaussian kernel density estimate family (SPEC §2); see the module text."""
@@ -277,24 +317,15 @@ class KDE:
 
     def init_truth(self, key):
         """The blob centres (3, 2), uniform in [-10, 10]^2; None otherwise."""
-        if self.truth != "blobs":
-            return None
-        return jax.random.uniform(
-            key, (NUM_CENTRES, 2), minval=-CENTRE_BOX, maxval=CENTRE_BOX
-        )
+        return init_named_truth(self.truth, key)
 
     def _truth_points(self, key, truth, num):
         dtype = jnp.zeros(()).dtype
-        z = jax.random.normal(key, (num, self.dim), dtype)
         if self.truth == "normal":
-            return z
-        if self.truth == "blobs":
-            # unit spread around the centre, then the truth noise (SPEC §2)
-            labels = np.repeat(np.arange(NUM_CENTRES), blob_counts(num))
-            spread = math.sqrt(1.0 + self.truth_noise**2)
-            return truth[labels].astype(dtype) + spread * z
-        base = arc_positions(self.truth, num, self.factor)
-        return jnp.asarray(base, dtype) + self.truth_noise * z
+            return jax.random.normal(key, (num, self.dim), dtype)
+        return named_truth_points(
+            self.truth, key, truth, num, self.truth_noise, self.factor, dtype
+        )
 
     def sample_truth(self, key, truth, num, exact):
         """num truth draws labelled 0..num-1 (generation 0's real points, D_0)."""
@@ -359,19 +390,11 @@ class KDE:
     def truth_log_density(self, truth, pool: Pool) -> jax.Array:
         """log P(x) per point of pool (the verifier's reward); module text."""
         x = pool.absolute()
-        dtype = x.dtype
         if self.truth == "normal":
             return -0.5 * tree_sum(x * x, 1) - 0.5 * self.dim * math.log(2 * math.pi)
-        if self.truth == "blobs":
-            centres = truth.astype(dtype)
-            scale = jnp.asarray(math.sqrt(1.0 + self.truth_noise**2), dtype)
-        else:
-            nodes = arc_nodes(self.truth, self.truth_noise, self.factor)
-            centres = jnp.asarray(nodes, dtype)
-            scale = jnp.asarray(self.truth_noise, dtype)
-        count = centres.shape[0]
-        log_w = jnp.full((count,), -math.log(count), dtype)
-        return mixture_log_density(x, centres, log_w, scale)
+        return named_truth_log_density(
+            self.truth, truth, x, self.truth_noise, self.factor
+        )
 
     def metrics(self, params: KDEParams, truth, ref) -> dict:
         num = ref.shape[0]

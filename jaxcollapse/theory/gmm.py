@@ -1,7 +1,8 @@
 """Theory for the `gmm` family: with one component the mixture is the 1-D
 Gaussian fitted by maximum likelihood (ddof 0) and the truth is N(0, 1), so the
 Gaussian family's closed forms apply (tests/test_gmm.py checks them against the
-EM fit). With two or more components no closed form is known; {}.
+EM fit). With two or more components, or a named 2-D truth (moons, circles,
+blobs), no closed form is known; {}.
 
 Except in deep collapse: the gmm fit floors a component's variance at
 (64 eps max(1, max |x|))^2 (models/gmm.py; about 5.8e-11 in float32, log -23.6),
@@ -53,7 +54,7 @@ def _near_floor(config: dict, log_var: np.ndarray) -> np.ndarray:
 
 
 def theory(config: dict) -> dict:
-    if config.get("components") != 1:
+    if config.get("components") != 1 or config.get("truth", "mixture") != "mixture":
         return {}
     gauss = gaussian_theory(
         workflow=config["workflow"],
