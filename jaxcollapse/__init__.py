@@ -1,6 +1,6 @@
 """jaxcollapse: self-consuming generative chains at scale, checked against theory."""
 
-__version__ = "0.1.6"
+__version__ = "0.1.7"
 
 from jaxcollapse._xla import configure_xla as _configure_xla
 

@@ -256,17 +256,20 @@ def _model(args):
                 f"{', '.join(own) or 'none'})"
             )
         kwargs[field] = value
-    if args.model in ("kde", "gmm"):  # flags of a truth other than the one chosen
-        default = cls.truth  # kde: normal; gmm: mixture (the field's default)
-        truth = kwargs.get("truth", default)
-        if args.factor is not None and truth != "circles":
-            raise ValueError(f"--factor is a setting of --truth circles, not {truth}")
-        if args.truth_noise is not None and truth == default:
+    model = cls(**kwargs)
+    # a flag of a setting that the chosen settings make moot (--factor
+    # without --truth circles)
+    flag_of = {name: flag for flag, (name, _, _) in FAMILY_FLAGS.items()}
+    unused = getattr(model, "unused_settings", dict)()
+    for flag, (field, _, _) in FAMILY_FLAGS.items():
+        if field in kwargs and field in unused:
+            needed, values = unused[field]
+            allowed = ", ".join(values[:-1]) + (" or " if len(values) > 1 else "")
             raise ValueError(
-                "--truth-noise is a setting of the named 2-D truths (--truth "
-                f"moons, circles or blobs), not {default}"
+                f"{flag} is a setting of {flag_of[needed]} {allowed}{values[-1]}, "
+                f"not {getattr(model, needed)}"
             )
-    return cls(**kwargs)
+    return model
 
 
 # The names simulate() and validate_run() give settings in their messages, and

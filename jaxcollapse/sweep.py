@@ -191,8 +191,12 @@ def resolve(raw: dict) -> "Point":
         "keep_fraction": None if verify is None else checked["keep_fraction"],
         "exact_path": s["exact_path"],
     }
+    # a setting the model's numbers do not depend on (kde's and gmm's factor
+    # outside the circles truth, say) is null, so it never splits one point
+    # into several
+    unused = getattr(model, "unused_settings", dict)()
     for f in dataclasses.fields(cls):
-        value = getattr(model, f.name)
+        value = None if f.name in unused else getattr(model, f.name)
         settings[f.name] = value if not isinstance(value, float) else float(value)
     # What the numbers also depend on: the precision (--x64) and the package
     # (a new version may draw other streams); a store never serves a point
@@ -243,6 +247,15 @@ def expand(base: dict, grid: dict, source: str = "sweep") -> list[Point]:
         if key in given and all(p.settings[key] is None for p in points):
             _fail(source, f"{key} is set but no point uses it (it needs {used})")
     for key in FAMILY_KEYS:
+        owners = [p for p in points if key in p.settings]
+        moot = [p for p in owners if key in getattr(p.model, "unused_settings", dict)()]
+        if key in given and owners and len(moot) == len(owners):
+            needed, values = moot[0].model.unused_settings()[key]
+            _fail(
+                source,
+                f"{key} is set but no point uses it (it needs {needed} "
+                f"{' or '.join(values)})",
+            )
         having = [
             m
             for m in models

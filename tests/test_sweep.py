@@ -56,6 +56,23 @@ def test_expand_drops_settings_that_do_not_apply():
         assert ("bandwidth" in s) == (s["model"] == "kde")
 
 
+def test_expand_nulls_settings_the_truth_makes_moot():
+    """factor only shapes circles and truth_noise only the named truths:
+    elsewhere they are null, so a grid over them does not split a point."""
+    base = {"model": "gmm", "chains": 16, "generations": 1, "num_samples": 10}
+    grid = {"truth": ["mixture", "moons", "circles"], "factor": [0.5, 0.7]}
+    points = expand(base, grid)
+    got = sorted((p.settings["truth"], p.settings["factor"]) for p in points)
+    assert got == [
+        ("circles", 0.5),
+        ("circles", 0.7),
+        ("mixture", None),
+        ("moons", None),
+    ]
+    noise = {p.settings["truth"]: p.settings["truth_noise"] for p in points}
+    assert noise == {"mixture": None, "moons": 0.05, "circles": 0.05}
+
+
 def test_store_is_one_tidy_table_equal_to_single_runs(finished_store):
     df = jc.load(finished_store)
     assert list(df.columns[-5:]) == [
@@ -160,6 +177,12 @@ BAD_SPECS = [
     ("[grid]\nchunk_size = [64, 128]\n", "cannot be swept"),
     ("[grid]\nreal_weight = [0.2, 0.5]\n", "real_weight is set but no point"),
     ("[base]\nkeep_fraction = 0.5\n", "keep_fraction is set but no point"),
+    (
+        "[base]\nmodel = 'kde'\ndim = 2\nfactor = 0.5\n"
+        "[grid]\ntruth = ['moons', 'blobs']\n",
+        "factor is set but no point uses it (it needs truth circles)",
+    ),
+    ("[base]\nmodel = 'gmm'\ntruth_noise = 0.1\n", "truth_noise is set but no point"),
     (
         "[grid]\n"
         + "".join(

@@ -443,6 +443,18 @@ class GMM:
         # parameters, and the KL's draws and their truth densities
         return 6 * self.components + 4 * KL_DRAWS * self.components + 6
 
+    def unused_settings(self) -> dict:
+        """The settings this model's numbers do not depend on, each with the
+        (setting, values) that would use it: `factor` outside the circles
+        truth, `truth_noise` with the mixture truth. The command line
+        refuses them; a sweep stores them as null (sweep.resolve)."""
+        out = {}
+        if self.truth != "circles":
+            out["factor"] = ("truth", ("circles",))
+        if self.truth == "mixture":
+            out["truth_noise"] = ("truth", ("moons", "circles", "blobs"))
+        return out
+
     @property
     def metric_names(self) -> tuple[str, ...]:
         k = range(1, self.components + 1)

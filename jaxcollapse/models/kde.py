@@ -298,6 +298,18 @@ class KDE:
         factor = check_number("factor", self.factor, 0.0, 1.0, strict_max=True)
         assign(self, dim=dim, bandwidth=h, truth_noise=noise, factor=factor)
 
+    def unused_settings(self) -> dict:
+        """The settings this model's numbers do not depend on, each with the
+        (setting, values) that would use it: `factor` outside the circles
+        truth, `truth_noise` with the normal truth. The command line
+        refuses them; a sweep stores them as null (sweep.resolve)."""
+        out = {}
+        if self.truth != "circles":
+            out["factor"] = ("truth", ("circles",))
+        if self.truth == "normal":
+            out["truth_noise"] = ("truth", ("moons", "circles", "blobs"))
+        return out
+
     @property
     def metric_names(self) -> tuple[str, ...]:
         return ("test_nll", "var", "distinct_roots")
