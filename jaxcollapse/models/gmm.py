@@ -96,6 +96,7 @@ from jaxcollapse.config import (
 )
 from jaxcollapse.models.kde import (
     init_named_truth,
+    moot_truth_settings,
     named_truth_log_density,
     named_truth_points,
 )
@@ -196,20 +197,29 @@ def m_step(x, w, resp, previous: GMMParams, floor) -> GMMParams:
     mean = jnp.where(alive, tree_sum(wr * x[:, None], 0) / safe, previous.mean)
     spread = tree_sum(wr * (x[:, None] - mean) ** 2, 0) / safe
     var = jnp.maximum(jnp.where(alive, spread, previous.var), floor)
+    return GMMParams(kept_weights(alive, mass), mean, var)
+
+
+def responsibilities(logc):
+    """The E-step from log pi_j + log N_j(x_i), (N, k), in log space; a point
+    with density 0 under every component gets r = 0."""
+    norm = _logsumexp(logc)
+    some = norm > -jnp.inf
+    return jnp.where(
+        some[:, None], jnp.exp(logc - jnp.where(some, norm, 0.0)[:, None]), 0.0
+    )
+
+
+def kept_weights(alive, mass):
+    """Mixture weights from the components' masses: 0 for an empty one."""
     kept = jnp.where(alive, mass, 0.0)
     kept_total = tree_sum(kept, 0)
-    weight = kept / jnp.where(kept_total > 0, kept_total, 1.0)
-    return GMMParams(weight, mean, var)
+    return kept / jnp.where(kept_total > 0, kept_total, 1.0)
 
 
 def em_step(x, w, params: GMMParams, floor) -> GMMParams:
     """One weighted EM step; the E-step in log space."""
-    logc = _component_logpdf(x, *params)  # (N, k)
-    norm = _logsumexp(logc)
-    some = norm > -jnp.inf  # a point with density 0 under every component: r = 0
-    resp = jnp.where(
-        some[:, None], jnp.exp(logc - jnp.where(some, norm, 0.0)[:, None]), 0.0
-    )
+    resp = responsibilities(_component_logpdf(x, *params))
     return m_step(x, w, resp, params, floor)
 
 
@@ -312,9 +322,9 @@ def mixture_logpdf_2d(x, params: GMM2Params):
     return _logsumexp(_component_logpdf_2d(x, *params))
 
 
-def weighted_cov_2d(x, w, centre, wr=None):
+def weighted_cov_2d(x, centre, wr):
     """(a, b, c): the weighted second moments about centre (k, 2) of points
-    x (N, 2) under weights wr (N, k) (default w), divided by their sums."""
+    x (N, 2) under weights wr (N, k), divided by their sums."""
     d = x[:, None, :] - centre[None]  # (N, k, 2)
     mass = tree_sum(wr, 0)
     safe = jnp.where(mass > 0, mass, 1.0)
@@ -332,22 +342,14 @@ def m_step_2d(x, w, resp, previous: GMM2Params, floor) -> GMM2Params:
     safe = jnp.where(alive, mass, 1.0)
     moved = tree_sum(wr[:, :, None] * x[:, None, :], 0) / safe[:, None]
     mean = jnp.where(alive[:, None], moved, previous.mean)
-    chol = cholesky_2d(*weighted_cov_2d(x, w, mean, wr), floor)
+    chol = cholesky_2d(*weighted_cov_2d(x, mean, wr), floor)
     chol = jnp.where(alive[:, None], chol, previous.chol)
-    kept = jnp.where(alive, mass, 0.0)
-    kept_total = tree_sum(kept, 0)
-    weight = kept / jnp.where(kept_total > 0, kept_total, 1.0)
-    return GMM2Params(weight, mean, chol)
+    return GMM2Params(kept_weights(alive, mass), mean, chol)
 
 
 def em_step_2d(x, w, params: GMM2Params, floor) -> GMM2Params:
     """One weighted EM step in 2-D; the E-step in log space."""
-    logc = _component_logpdf_2d(x, *params)  # (N, k)
-    norm = _logsumexp(logc)
-    some = norm > -jnp.inf
-    resp = jnp.where(
-        some[:, None], jnp.exp(logc - jnp.where(some, norm, 0.0)[:, None]), 0.0
-    )
+    resp = responsibilities(_component_logpdf_2d(x, *params))
     return m_step_2d(x, w, resp, params, floor)
 
 
@@ -359,7 +361,7 @@ def init_params_2d(key, x, w, k: int, floor) -> GMM2Params:
     )
     total_w = tree_sum(w, 0)
     centre = tree_sum(w[:, None] * x, 0) / jnp.where(total_w > 0, total_w, 1.0)
-    data = cholesky_2d(*weighted_cov_2d(x, w, centre[None], w[:, None]), floor)
+    data = cholesky_2d(*weighted_cov_2d(x, centre[None], w[:, None]), floor)
     previous = GMM2Params(
         jnp.full((k,), 1.0 / k, x.dtype), centres, jnp.broadcast_to(data, (k, 3))
     )
@@ -444,16 +446,8 @@ class GMM:
         return 6 * self.components + 4 * KL_DRAWS * self.components + 6
 
     def unused_settings(self) -> dict:
-        """The settings this model's numbers do not depend on, each with the
-        (setting, values) that would use it: `factor` outside the circles
-        truth, `truth_noise` with the mixture truth. The command line
-        refuses them; a sweep stores them as null (sweep.resolve)."""
-        out = {}
-        if self.truth != "circles":
-            out["factor"] = ("truth", ("circles",))
-        if self.truth == "mixture":
-            out["truth_noise"] = ("truth", ("moons", "circles", "blobs"))
-        return out
+        """Settings the numbers do not depend on (kde.moot_truth_settings)."""
+        return moot_truth_settings(self.truth, "mixture")
 
     @property
     def metric_names(self) -> tuple[str, ...]:

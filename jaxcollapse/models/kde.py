@@ -227,6 +227,20 @@ def mixture_log_density(query, centres, log_weight, scale):
     return lse - dim * jnp.log(scale) - 0.5 * dim * math.log(2.0 * math.pi)
 
 
+def moot_truth_settings(truth: str, default: str) -> dict:
+    """The truth settings a family's numbers do not depend on under `truth`
+    (kde's and gmm's unused_settings), each with the (setting, values) that
+    would use it: `factor` outside circles, `truth_noise` with the family's
+    `default` truth. The command line refuses them; a sweep stores them as
+    null (sweep.resolve)."""
+    out = {}
+    if truth != "circles":
+        out["factor"] = ("truth", ("circles",))
+    if truth == default:
+        out["truth_noise"] = ("truth", ("moons", "circles", "blobs"))
+    return out
+
+
 def init_named_truth(truth: str, key):
     """A named truth's per-chain settings: the blob centres (3, 2), uniform in
     [-10, 10]^2, for blobs; None for the others."""
@@ -299,16 +313,8 @@ class KDE:
         assign(self, dim=dim, bandwidth=h, truth_noise=noise, factor=factor)
 
     def unused_settings(self) -> dict:
-        """The settings this model's numbers do not depend on, each with the
-        (setting, values) that would use it: `factor` outside the circles
-        truth, `truth_noise` with the normal truth. The command line
-        refuses them; a sweep stores them as null (sweep.resolve)."""
-        out = {}
-        if self.truth != "circles":
-            out["factor"] = ("truth", ("circles",))
-        if self.truth == "normal":
-            out["truth_noise"] = ("truth", ("moons", "circles", "blobs"))
-        return out
+        """Settings the numbers do not depend on (moot_truth_settings)."""
+        return moot_truth_settings(self.truth, "normal")
 
     @property
     def metric_names(self) -> tuple[str, ...]:
