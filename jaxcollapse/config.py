@@ -241,6 +241,8 @@ def validate_run(
                 f"verify {verify} needs a log-density that model {model.name} "
                 "does not have"
             )
+        if verify == "truth" and hasattr(model, "check_truth_density"):
+            model.check_truth_density()
     possible = (
         bool(getattr(model, "has_exact_path", False)) and flow.exact and verify is None
     )

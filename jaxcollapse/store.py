@@ -194,6 +194,12 @@ def write_point(folder, point: str, settings: dict, results: Results) -> None:
     import pyarrow.parquet as pq
 
     record = results.to_dict()
+    # a setting the point's numbers do not depend on is null in its settings
+    # (sweep.resolve); the run's config, which holds the model's value for it,
+    # says the same
+    for key, value in settings.items():
+        if value is None and key in record["config"]:
+            record["config"][key] = None
     record["point"] = {"id": point, "settings": settings}
     text = json.dumps(record, allow_nan=False).encode() + b"\n"
     _atomic_write(json_path(folder, point), lambda f: f.write(text))

@@ -251,10 +251,11 @@ def expand(base: dict, grid: dict, source: str = "sweep") -> list[Point]:
         moot = [p for p in owners if key in getattr(p.model, "unused_settings", dict)()]
         if key in given and owners and len(moot) == len(owners):
             needed, values = moot[0].model.unused_settings()[key]
+            allowed = ", ".join(values[:-1]) + (" or " if len(values) > 1 else "")
             _fail(
                 source,
                 f"{key} is set but no point uses it (it needs {needed} "
-                f"{' or '.join(values)})",
+                f"{allowed}{values[-1]})",
             )
         having = [
             m

@@ -43,10 +43,10 @@ def _pool(x, w):
 
 
 def _np_chol(a, b, c, floor):
-    a, c = a + floor, c + floor
-    l11 = np.sqrt(a)
+    a_f = a + floor
+    l11 = np.sqrt(a_f)
     l21 = b / l11
-    l22 = np.sqrt(np.maximum(c - l21**2, floor * (1 + c / a)))
+    l22 = np.sqrt(np.maximum(c + floor - l21**2, floor * (1 + c / a_f)))
     return np.stack([l11, l21, l22], -1)
 
 
@@ -201,9 +201,24 @@ def test_degenerate_sets_stay_finite():
         assert np.all(np.isfinite(np.asarray(draws)))
         assert np.all(np.abs(np.asarray(params.mean)) < 10)
         live = np.asarray(params.weight) > 0
-        # every live component's covariance is positive definite
+        # every live component's smallest eigenvalue is at least the floor
+        floor = float(
+            gmm.variance_floor(
+                jnp.asarray(points, jnp.float32), jnp.ones(len(points), jnp.float32)
+            )
+        )
         for factor in np.asarray(params.chol, np.float64)[live]:
-            assert np.linalg.eigvalsh(_cov(factor)).min() > 0
+            assert np.linalg.eigvalsh(_cov(factor)).min() >= 0.99 * floor, points
+    # identical points: covariance f I (the floor alone), as scikit-learn's
+    # reg_covar gives
+    params, _, _ = run(
+        jnp.asarray([[1.5, -0.5]] * 6 + [[7e3, -7e3]] * 2, jnp.float32),
+        jnp.asarray([1.0] * 6 + [0.0] * 2, jnp.float32),
+        _prng.key(2),
+    )
+    cov = _cov(np.asarray(params.chol, np.float64)[0])
+    floor = float(gmm.variance_floor(jnp.full((6, 2), 1.5), jnp.ones(6)))
+    np.testing.assert_allclose(cov, floor * np.eye(2), rtol=1e-5, atol=1e-3 * floor)
 
 
 def test_sampler_moments():
@@ -375,3 +390,52 @@ def test_same_numbers_in_segments_and_chunks():
     whole = jc.simulate(model, "replace", **kw)
     parts = jc.simulate(model, "replace", segment_length=2, chunk_size=64, **kw)
     assert parts.to_dict()["metrics"] == whole.to_dict()["metrics"]
+
+
+def test_metric_values_on_known_params():
+    """The reported columns are the params' own, sorted by mean_x: weights,
+    both mean coordinates, the covariance trace (l11^2 + l21^2 + l22^2)."""
+    model = GMM(components=3, truth="blobs")
+    weight = np.array([0.5, 0.2, 0.3])
+    mean = np.array([[2.0, -1.0], [-3.0, 4.0], [0.5, 0.25]])
+    chol = np.array([[1.0, 0.5, 0.3], [0.2, -0.1, 0.4], [2.0, 1.5, 0.7]])
+    params = GMM2Params(*(jnp.asarray(a, jnp.float32) for a in (weight, mean, chol)))
+    ref = jnp.asarray(CENTRES, jnp.float32)
+    got = model.metrics(params, jnp.asarray(CENTRES, jnp.float32), ref, _prng.key(0))
+    order = np.argsort(mean[:, 0])
+    for i, j in enumerate(order, 1):
+        assert got[f"weight_{i}"] == pytest.approx(weight[j])
+        assert got[f"mean_x_{i}"] == pytest.approx(mean[j, 0])
+        assert got[f"mean_y_{i}"] == pytest.approx(mean[j, 1])
+        assert got[f"var_{i}"] == pytest.approx(np.trace(_cov(chol[j])), rel=1e-6)
+    log_q = special.logsumexp(_np_logcomp(CENTRES, weight, mean, chol), axis=1)
+    assert float(got["test_nll"]) == pytest.approx(-log_q.mean(), rel=1e-5)
+
+
+def test_seeding_measures_distance_in_both_coordinates():
+    """Two tight clusters that differ only in y: k-means++'s second seed is in
+    the other cluster unless D^2 ignores y (then it falls back to the weights,
+    the same cluster half the time). With spread 0.01 against a gap of 20, the
+    chance of a same-cluster pair is about 1e-7 a draw."""
+    rng = np.random.default_rng(0)
+    y = np.repeat([-10.0, 10.0], 20)
+    x = np.c_[np.zeros(40), y] + 0.01 * rng.normal(size=(40, 2))
+    x, w = jnp.asarray(x, jnp.float32), jnp.ones(40, jnp.float32)
+    for seed in range(20):
+        seeds = np.asarray(gmm.seed_means(_prng.key(seed), x, w, 2))
+        assert np.sign(seeds[0, 1]) != np.sign(seeds[1, 1]), seeds
+
+
+def test_truth_noise_the_truth_density_cannot_resolve_is_refused():
+    from jaxcollapse.models.kde import KDE, min_truth_noise
+
+    assert min_truth_noise("moons") == pytest.approx(np.pi / 8192)
+    with pytest.raises(ValueError, match="truth_noise must be at least"):
+        GMM(truth="moons", truth_noise=1e-4)
+    GMM(truth="blobs", truth_noise=1e-4)  # blobs' density is exact
+    thin = KDE(dim=2, truth="circles", truth_noise=1e-4)  # no density needed
+    kw = dict(num_samples=10, num_generations=1, num_chains=8, num_test=10)
+    with pytest.raises(ValueError, match="truth_noise must be at least"):
+        jc.simulate(thin, "replace", verify="truth", keep_fraction=0.5, **kw)
+    r = jc.simulate(thin, "replace", **kw)
+    assert all(int(np.sum(v["nonfinite"])) == 0 for v in r.metrics.values())

@@ -73,6 +73,22 @@ def test_expand_nulls_settings_the_truth_makes_moot():
     assert noise == {"mixture": None, "moons": 0.05, "circles": 0.05}
 
 
+def test_a_moot_setting_is_null_in_the_point_json_too(tmp_path):
+    spec = tmp_path / "s.toml"
+    spec.write_text(
+        "[base]\nmodel = 'gmm'\nchains = 8\ngenerations = 1\nnum_samples = 10\n"
+        "num_test = 10\nem_steps = 2\n[grid]\ntruth = ['moons', 'circles']\n"
+        "factor = [0.5, 0.7]\n"
+    )
+    out = tmp_path / "store"
+    assert main(["sweep", str(spec), "--out", str(out), "--no-progress"]) == 0
+    records = [json.loads(f.read_text()) for f in (out / "points").glob("*.json")]
+    got = sorted((r["config"]["truth"], r["config"]["factor"]) for r in records)
+    assert got == [("circles", 0.5), ("circles", 0.7), ("moons", None)]
+    for r in records:
+        assert r["config"]["factor"] == r["point"]["settings"]["factor"]
+
+
 def test_store_is_one_tidy_table_equal_to_single_runs(finished_store):
     df = jc.load(finished_store)
     assert list(df.columns[-5:]) == [

@@ -1,4 +1,6 @@
-"""The `gmm` family: a 1-D Gaussian mixture fit by EM, sampled, refit (SPEC §2).
+"""The `gmm` family: a Gaussian mixture fit by EM, sampled, refit (SPEC §2): in
+1-D on the default truth (below), in 2-D with full covariances on the named
+2-D truths (the last section).
 
 Truth P: an equal mixture of k = `components` unit Gaussians whose means are evenly
 spaced over [-3, 3] (k = 2: -3 and +3; k = 1: a single N(0, 1); k = 3: -3, 0, 3).
@@ -36,9 +38,10 @@ deterministic start given the fit key:
 Sample: pick component j with probability pi_j (inverse CDF), then
 mu_j + tau sqrt(v_j) z: component variances times tau^2.
 
-Metrics (in order): `test_nll` (average -log q of the fixed held-out real set),
-`kl` = KL(q || P), then `weight_1..k`, `mean_1..k`, `var_1..k` with the components
-sorted by mean (empty ones included, with weight 0).
+Metrics of the 1-D mixture (in order): `test_nll` (average -log q of the fixed
+held-out real set), `kl` = KL(q || P), then `weight_1..k`, `mean_1..k`,
+`var_1..k` with the components sorted by mean (empty ones included, with
+weight 0). (2-D: the last section.)
 
 KL is a deterministic quadrature, not Monte Carlo: composite Gauss-Legendre of
 order 6 on the intervals between the sorted breakpoints mu_c + s sd_c,
@@ -48,7 +51,8 @@ quad (float64) it agrees within 1e-8 on mixtures from well separated to a narrow
 spike inside a wide component; in float32 the rounding of q and log q (about
 1e-6 relative) dominates.
 
-Points are absolute coordinates, a Pool of shape (capacity, 1) with frame None, so
+Points are absolute coordinates, a Pool of shape (capacity, 1) (capacity, 2 in
+2-D) with frame None, so
 collapse is followed down to the variance floor (about 64 float steps, above);
 run with x64 to follow it further.
 
@@ -57,13 +61,15 @@ and, for circles, `factor`; the same generators as the kde family's, so the
 truths of "Collapse or Thrive?" can be modelled by a mixture too): the fit is
 the same EM in 2-D with full covariances (the same seeding, Lloyd start, empty
 rule and E-step; the Lloyd and k-means++ distances are squared Euclidean). The
-M-step's weighted covariance [[a, b], [b, c]] gets the floor f (as above, with
-max |x| over both coordinates) added to its diagonal, as scikit-learn's
-reg_covar does, and its determinant is kept at least f (a + c), which keeps the
-smallest eigenvalue at least about f when rounding would make it vanish: a
-component on one point or on a line stays a proper Gaussian. A covariance is
-carried as its Cholesky factor (l11, l21, l22), which the density, the sampler
-(mu + tau L z) and the KL share.
+M-step's weighted covariance A = [[a, b], [b, c]] gets the floor f (as above,
+with max |x| over both coordinates) added to its diagonal, as scikit-learn's
+reg_covar does, and the determinant of A + f I is kept at least
+f (a + c) + f^2, its value in exact arithmetic when det A = 0: rounding (a
+component on one point or on a line, where det A is 0 up to rounding) never
+makes it smaller, so the smallest eigenvalue stays at least f and a set of
+identical points gets covariance exactly f I. A covariance is carried as its
+Cholesky factor (l11, l21, l22), which the density, the sampler (mu + tau L z)
+and the KL share.
 - Metrics: `test_nll`, `kl`, then `weight_1..k`, `mean_x_1..k`, `mean_y_1..k`
   (the mean's coordinates) and `var_1..k` (the trace of the covariance), the
   components sorted by mean_x.
@@ -74,7 +80,12 @@ carried as its Cholesky factor (l11, l21, l22), which the density, the sampler
   generations, and its noise is part of the spread the standard error
   measures. log P is exact for blobs; for moons and circles it is the
   population density the kde family's verifier uses (uniform angle on the arcs
-  convolved with the noise, kde.named_truth_log_density).
+  convolved with the noise, kde.named_truth_log_density): KL_DRAWS k draws
+  against 2 K nodes a generation (K = 8 pi / truth_noise, at least 256 and at
+  most 8192; 1006 for moons at the default 0.05), so moons and circles cost
+  about twice what blobs cost at the default noise, more at a smaller one;
+  truth_noise below kde.min_truth_noise (3.8e-4 moons, 7.7e-4 circles), where
+  the nodes would be farther apart than the noise, is refused.
 - No closed-form theory (theory/gmm.py gives none for a named truth).
 """
 
@@ -95,6 +106,7 @@ from jaxcollapse.config import (
     check_number,
 )
 from jaxcollapse.models.kde import (
+    check_truth_density,
     init_named_truth,
     moot_truth_settings,
     named_truth_log_density,
@@ -296,13 +308,13 @@ def fit_em(key, x, w, k: int, steps: int):
 
 def cholesky_2d(a, b, c, floor):
     """The Cholesky factor (..., 3) = (l11, l21, l22) of [[a, b], [b, c]] + floor I,
-    its determinant kept at least floor (a + c) (module docstring): l22^2 =
-    max(c - l21^2, floor (a + c) / a), written so that nothing overflows
-    before the entries themselves do."""
-    a, c = a + floor, c + floor
-    l11 = jnp.sqrt(a)
+    its determinant kept at least floor (a + c) + floor^2 (module docstring):
+    with a_f = a + floor, l22^2 = max(c + floor - l21^2, floor (1 + c / a_f)),
+    written so that nothing overflows before the entries themselves do."""
+    a_f = a + floor
+    l11 = jnp.sqrt(a_f)
     l21 = b / l11
-    l22 = jnp.sqrt(jnp.maximum(c - l21 * l21, floor * (1.0 + c / a)))
+    l22 = jnp.sqrt(jnp.maximum(c + floor - l21 * l21, floor * (1.0 + c / a_f)))
     return jnp.stack([l11, l21, l22], -1)
 
 
@@ -396,8 +408,9 @@ def _affine_2d(mean, chol, z, scale):
 class GMM:
     """Gaussian mixture family (SPEC §2): `components` k in [1, 256]
     (MAX_COMPONENTS), `em_steps` >= 1; `truth` the 1-D `mixture` (default) or a
-    named 2-D truth (moons, circles, blobs) with `truth_noise` > 0 and, for
-    circles, `factor` in (0, 1)."""
+    named 2-D truth (moons, circles, blobs) with `truth_noise` > 0 (moons,
+    circles: at least kde.min_truth_noise) and, for circles, `factor` in
+    [0, 1)."""
 
     components: int = 2
     em_steps: int = 20
@@ -420,6 +433,8 @@ class GMM:
             ),
             factor=check_number("factor", self.factor, 0.0, 1.0, strict_max=True),
         )
+        if self.truth != "mixture":  # the KL needs the truth's density
+            check_truth_density(self.truth, self.truth_noise)
 
     @property
     def dim(self) -> int:
@@ -436,8 +451,11 @@ class GMM:
         return self.components + 1
 
     def point_floats(self) -> int:
-        """A point, plus its k responsibilities in the fit's working memory."""
-        return self.dim + self.components
+        """A point, plus its k responsibilities in the fit's working memory
+        (and, in 2-D, its k offsets from the means)."""
+        if self.truth == "mixture":
+            return 1 + self.components
+        return 2 + 3 * self.components
 
     def fixed_floats(self) -> int:
         if self.truth == "mixture":
