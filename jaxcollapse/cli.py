@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from jaxcollapse.config import check_writable_file
+from jaxcollapse.config import check_writable_file, either
 from jaxcollapse.workflows import WORKFLOWS
 
 
@@ -259,15 +259,13 @@ def _model(args):
     model = cls(**kwargs)
     # a flag of a setting that the chosen settings make moot (--factor
     # without --truth circles)
-    flag_of = {name: flag for flag, (name, _, _) in FAMILY_FLAGS.items()}
     unused = getattr(model, "unused_settings", dict)()
-    for flag, (field, _, _) in FAMILY_FLAGS.items():
-        if field in kwargs and field in unused:
+    for field in kwargs:  # in FAMILY_FLAGS order
+        if field in unused:
             needed, values = unused[field]
-            allowed = ", ".join(values[:-1]) + (" or " if len(values) > 1 else "")
             raise ValueError(
-                f"{flag} is a setting of {flag_of[needed]} {allowed}{values[-1]}, "
-                f"not {getattr(model, needed)}"
+                f"{RUN_FLAGS[field]} is a setting of {RUN_FLAGS[needed]} "
+                f"{either(values)}, not {getattr(model, needed)}"
             )
     return model
 

@@ -68,6 +68,12 @@ def check_number(
     return number
 
 
+def either(values) -> str:
+    """The values as prose: "a", "a or b", "a, b or c"."""
+    values = [str(v) for v in values]
+    return ", ".join(values[:-1]) + (" or " if len(values) > 1 else "") + values[-1]
+
+
 def check_choice(name, value, choices):
     """value if it is one of the strings `choices`, else a ValueError naming
     the setting and the choices (a non-string is refused, never compared)."""

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 
 from jaxcollapse import __version__, store
 from jaxcollapse.checkpoint import CheckpointError
-from jaxcollapse.config import validate_run
+from jaxcollapse.config import either, validate_run
 from jaxcollapse.models import FAMILIES
 
 try:
@@ -225,6 +225,11 @@ def expand(base: dict, grid: dict, source: str = "sweep") -> list[Point]:
             f"the grid has {size:.4g} combinations; at most {MAX_POINTS:g} in one "
             "sweep (split it into several sweep files on one store)",
         )
+    given = set(base) | set(grid)
+    watched = [key for key in FAMILY_KEYS if key in given]
+    # per family setting given: used by some point, or the (setting, values)
+    # that would use it where a point's model makes it moot
+    in_use, moot = set(), {}
     points, seen, models = [], set(), set()
     for combo in itertools.product(*(grid[k] for k in keys)):
         raw = dict(base)
@@ -239,7 +244,12 @@ def expand(base: dict, grid: dict, source: str = "sweep") -> list[Point]:
         if point.id not in seen:
             seen.add(point.id)
             points.append(point)
-    given = set(base) | set(grid)
+            unused = getattr(point.model, "unused_settings", dict)()
+            for key in watched:
+                if key in unused:
+                    moot.setdefault(key, unused[key])
+                elif key in point.settings:
+                    in_use.add(key)
     for key, used in (
         ("real_weight", "workflow fresh or mix"),
         ("keep_fraction", "verify"),
@@ -247,15 +257,12 @@ def expand(base: dict, grid: dict, source: str = "sweep") -> list[Point]:
         if key in given and all(p.settings[key] is None for p in points):
             _fail(source, f"{key} is set but no point uses it (it needs {used})")
     for key in FAMILY_KEYS:
-        owners = [p for p in points if key in p.settings]
-        moot = [p for p in owners if key in getattr(p.model, "unused_settings", dict)()]
-        if key in given and owners and len(moot) == len(owners):
-            needed, values = moot[0].model.unused_settings()[key]
-            allowed = ", ".join(values[:-1]) + (" or " if len(values) > 1 else "")
+        if key in moot and key not in in_use:
+            needed, values = moot[key]
             _fail(
                 source,
                 f"{key} is set but no point uses it (it needs {needed} "
-                f"{allowed}{values[-1]})",
+                f"{either(values)})",
             )
         having = [
             m

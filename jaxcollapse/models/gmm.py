@@ -269,16 +269,20 @@ def lloyd_step(x, w, centres):
     return jnp.where((mass > 0)[:, None], moved, centres)
 
 
+def kmeans_centres(key, x, w, k: int):
+    """k-means++ seeds refined by KMEANS_STEPS weighted Lloyd steps (points
+    x (N,) or (N, 2)): where both init_params start EM."""
+    centres = seed_means(key, x, w, k)
+    return jax.lax.fori_loop(0, KMEANS_STEPS, lambda _, c: lloyd_step(x, w, c), centres)
+
+
 def init_params(key, x, w, k: int, floor) -> GMMParams:
     """EM's start: k-means++ seeds refined by KMEANS_STEPS weighted Lloyd steps,
     then one M-step on the nearest-centre assignments (as scikit-learn's
     GaussianMixture starts from k-means). A centre that wins no point (a
     repeated seed) is an empty component: it keeps the centre as its mean and
     the data's variance, with weight 0."""
-    centres = seed_means(key, x, w, k)
-    centres = jax.lax.fori_loop(
-        0, KMEANS_STEPS, lambda _, c: lloyd_step(x, w, c), centres
-    )
+    centres = kmeans_centres(key, x, w, k)
     data_var = weighted_var(x, w)
     previous = GMMParams(
         jnp.full((k,), 1.0 / k, x.dtype), centres, jnp.full((k,), data_var, x.dtype)
@@ -369,10 +373,7 @@ def em_step_2d(x, w, params: GMM2Params, floor) -> GMM2Params:
 
 def init_params_2d(key, x, w, k: int, floor) -> GMM2Params:
     """init_params in 2-D: an empty start component gets the data's covariance."""
-    centres = seed_means(key, x, w, k)
-    centres = jax.lax.fori_loop(
-        0, KMEANS_STEPS, lambda _, c: lloyd_step(x, w, c), centres
-    )
+    centres = kmeans_centres(key, x, w, k)
     total_w = tree_sum(w, 0)
     centre = tree_sum(w[:, None] * x, 0) / jnp.where(total_w > 0, total_w, 1.0)
     data = cholesky_2d(*weighted_cov_2d(x, centre[None], w[:, None]), floor)

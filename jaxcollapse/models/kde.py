@@ -133,13 +133,17 @@ def blob_counts(num: int) -> np.ndarray:
     )
 
 
+def _arc_length(truth: str) -> float:
+    """The angle each arc of moons (pi) or circles (2 pi) spans."""
+    return np.pi if truth == "moons" else 2.0 * np.pi
+
+
 def min_truth_noise(truth: str) -> float:
     """The smallest truth_noise whose population density arc_nodes resolves:
     the node spacing (arc length / MAX_NODES at the cap) at most the noise.
     There log P is within about 1e-5 of the thin-arc integral; at 4x the
     spacing it is off by up to 0.7 nats, at 40x by hundreds."""
-    length = np.pi if truth == "moons" else 2.0 * np.pi
-    return length / MAX_NODES
+    return _arc_length(truth) / MAX_NODES
 
 
 def check_truth_density(truth: str, noise: float) -> None:
@@ -156,8 +160,7 @@ def check_truth_density(truth: str, noise: float) -> None:
 def arc_nodes(truth: str, noise: float, factor: float) -> np.ndarray:
     """Quadrature nodes (2K, 2) for the population density of moons / circles:
     K midpoint nodes in angle on each of the two arcs, spacing <= noise / 8."""
-    length = np.pi if truth == "moons" else 2.0 * np.pi
-    k = int(min(MAX_NODES, max(256, math.ceil(8.0 * length / noise))))
+    k = int(min(MAX_NODES, max(256, math.ceil(8.0 * _arc_length(truth) / noise))))
     if truth == "moons":
         a = (np.arange(k) + 0.5) * np.pi / k
         outer = np.stack([np.cos(a), np.sin(a)], 1)
